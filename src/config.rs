@@ -1,0 +1,235 @@
+//! Typed configuration, layered: `config/default.toml` (compiled in) ->
+//! optional file -> `PORTCULLIS_*` environment -> command-line flags.
+//! Unknown keys are rejected so a misspelt setting cannot be silently ignored.
+
+use std::path::Path;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::crypto::keys::Alg;
+
+const DEFAULTS: &str = include_str!("../config/default.toml");
+
+/// Environment variables with our prefix that are not configuration keys.
+const NON_CONFIG_ENV: &[&str] = &["config", "admin_password"];
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub issuer: String,
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub tokens: TokenConfig,
+    pub session: SessionConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    pub bind: String,
+    pub workers: usize,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    pub url: String,
+    pub pool_size: u32,
+    pub connect_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenConfig {
+    pub authorization_code_ttl_secs: i64,
+    pub access_token_ttl_secs: i64,
+    pub id_token_ttl_secs: i64,
+    pub access_token_alg: Alg,
+    pub id_token_alg: Alg,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionConfig {
+    pub ttl_secs: i64,
+    pub pending_request_ttl_secs: i64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    pub filter: String,
+}
+
+/// Values given on the command line; `None` leaves the lower layers alone.
+#[derive(Debug, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server: Option<ServerOverrides>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database: Option<DatabaseOverrides>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct ServerOverrides {
+    pub bind: String,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct DatabaseOverrides {
+    pub url: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(#[from] Box<figment::Error>),
+    #[error("configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Built-in defaults only; the base for tests.
+    pub fn defaults() -> Result<Self, ConfigError> {
+        Self::from_figment(Figment::from(Toml::string(DEFAULTS)))
+    }
+
+    /// All layers, as the binary uses them.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Toml::string(DEFAULTS));
+        if let Some(file) = file {
+            if !file.exists() {
+                return Err(ConfigError::Invalid(format!(
+                    "config file {} does not exist",
+                    file.display()
+                )));
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        let env = Env::prefixed("PORTCULLIS_")
+            .split("__")
+            .ignore(NON_CONFIG_ENV);
+        figment = figment.merge(env).merge(Serialized::defaults(overrides));
+        Self::from_figment(figment)
+    }
+
+    fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
+        let config: Config = figment.extract().map_err(Box::new)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks that only a human can get wrong, with messages that say how to
+    /// fix them.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let issuer = Url::parse(&self.issuer).map_err(|e| {
+            ConfigError::Invalid(format!(
+                "issuer {:?} is not an absolute URL ({e}); set it to the public base URL, \
+                 e.g. https://login.example.com",
+                self.issuer
+            ))
+        })?;
+        if issuer.query().is_some() || issuer.fragment().is_some() {
+            return Err(ConfigError::Invalid(
+                "issuer must not have a query or fragment (OpenID Connect Discovery 3)".into(),
+            ));
+        }
+        if issuer.scheme() != "https" && !is_loopback_host(&issuer) {
+            return Err(ConfigError::Invalid(format!(
+                "issuer {} must use https unless its host is a loopback address",
+                self.issuer
+            )));
+        }
+        let ttls = [
+            ("tokens.authorization_code_ttl_secs", self.tokens.authorization_code_ttl_secs),
+            ("tokens.access_token_ttl_secs", self.tokens.access_token_ttl_secs),
+            ("tokens.id_token_ttl_secs", self.tokens.id_token_ttl_secs),
+            ("session.ttl_secs", self.session.ttl_secs),
+            ("session.pending_request_ttl_secs", self.session.pending_request_ttl_secs),
+        ];
+        for (name, value) in ttls {
+            if value <= 0 {
+                return Err(ConfigError::Invalid(format!("{name} must be a positive number of seconds")));
+            }
+        }
+        if self.database.pool_size == 0 {
+            return Err(ConfigError::Invalid("database.pool_size must be at least 1".into()));
+        }
+        Ok(())
+    }
+
+    /// The issuer without a trailing slash, for building endpoint URLs.
+    pub fn issuer_base(&self) -> &str {
+        self.issuer.trim_end_matches('/')
+    }
+
+    pub fn issuer_is_https(&self) -> bool {
+        self.issuer.starts_with("https://")
+    }
+}
+
+fn is_loopback_host(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_load_and_validate() {
+        let c = Config::defaults().unwrap();
+        assert_eq!(c.issuer, "http://127.0.0.1:8080");
+        assert_eq!(c.tokens.authorization_code_ttl_secs, 60);
+        assert_eq!(c.tokens.access_token_ttl_secs, 300);
+    }
+
+    #[test]
+    fn unknown_key_is_rejected_by_name() {
+        let f = Figment::from(Toml::string(DEFAULTS)).merge(Toml::string("[server]\nbnd = \"x\""));
+        let err = Config::from_figment(f).unwrap_err().to_string();
+        assert!(err.contains("bnd"), "{err}");
+    }
+
+    #[test]
+    fn plain_http_issuer_on_public_host_is_rejected() {
+        let f = Figment::from(Toml::string(DEFAULTS))
+            .merge(Toml::string("issuer = \"http://login.example.com\""));
+        let err = Config::from_figment(f).unwrap_err().to_string();
+        assert!(err.contains("https"), "{err}");
+    }
+}
+
+/// A database URL safe for logs: any password in it is replaced.
+pub fn redact_url(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("REDACTED"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod redact_tests {
+    use super::redact_url;
+
+    #[test]
+    fn password_is_hidden() {
+        let shown = redact_url("postgres://app:s3cret@db.internal/portcullis");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert_eq!(redact_url("sqlite://data/p.db"), "sqlite://data/p.db");
+    }
+}

@@ -1,0 +1,183 @@
+//! Signing keys: generated on first start, stored in the database (so every
+//! instance sharing it signs and publishes the same keys), loaded into a
+//! [`KeyRing`] that signs, verifies and serves the pre-serialized JWKS.
+
+use std::fmt;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use josekit::jwk::Jwk;
+use josekit::jwk::alg::ec::EcCurve;
+use josekit::jws::{ES256, JwsSigner, JwsVerifier, RS256};
+use serde::{Deserialize, Serialize};
+
+/// JWS algorithms we sign with. Anything else (notably `none` and the HMAC
+/// family) is refused on verification (RFC 8725 3.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Alg {
+    RS256,
+    ES256,
+}
+
+impl Alg {
+    pub fn name(self) -> &'static str {
+        match self {
+            Alg::RS256 => "RS256",
+            Alg::ES256 => "ES256",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "RS256" => Some(Alg::RS256),
+            "ES256" => Some(Alg::ES256),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("key operation failed: {0}")]
+    Jose(#[from] josekit::JoseError),
+    #[error("stored key is malformed: {0}")]
+    Malformed(String),
+}
+
+/// A private key as stored: PKCS#8 DER, base64.
+pub struct StoredKey {
+    pub kid: String,
+    pub alg: Alg,
+    pub private_der_b64: String,
+}
+
+impl fmt::Debug for StoredKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredKey")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .field("private_der_b64", &"[redacted]")
+            .finish()
+    }
+}
+
+impl StoredKey {
+    /// A fresh key pair: RSA 2048 for RS256, P-256 for ES256.
+    pub fn generate(alg: Alg) -> Result<Self, KeyError> {
+        let der = match alg {
+            Alg::RS256 => josekit::jwk::alg::rsa::RsaKeyPair::generate(2048)?.to_der_private_key(),
+            Alg::ES256 => {
+                josekit::jwk::alg::ec::EcKeyPair::generate(EcCurve::P256)?.to_der_private_key()
+            }
+        };
+        let kid = format!("{}-{}", alg.name().to_lowercase(), crate::crypto::random::token(9));
+        Ok(Self { kid, alg, private_der_b64: STANDARD.encode(der) })
+    }
+}
+
+use josekit::jwk::KeyPair as _;
+
+/// One usable key: signer, verifier and its public JWK.
+pub struct SigningKey {
+    pub kid: String,
+    pub alg: Alg,
+    signer: Box<dyn JwsSigner>,
+    verifier: Box<dyn JwsVerifier>,
+    public_jwk: Jwk,
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SigningKey").field("kid", &self.kid).field("alg", &self.alg).finish()
+    }
+}
+
+impl SigningKey {
+    pub fn load(stored: &StoredKey) -> Result<Self, KeyError> {
+        let der = STANDARD
+            .decode(&stored.private_der_b64)
+            .map_err(|e| KeyError::Malformed(e.to_string()))?;
+        let (signer, mut public_jwk): (Box<dyn JwsSigner>, Jwk) = match stored.alg {
+            Alg::RS256 => (
+                Box::new(RS256.signer_from_der(&der)?),
+                RS256.key_pair_from_der(&der)?.to_jwk_public_key(),
+            ),
+            Alg::ES256 => (
+                Box::new(ES256.signer_from_der(&der)?),
+                ES256.key_pair_from_der(&der)?.to_jwk_public_key(),
+            ),
+        };
+        // Public-key export drops kid and alg; relying parties select keys by
+        // them, so they are set again here.
+        public_jwk.set_key_id(&stored.kid);
+        public_jwk.set_algorithm(stored.alg.name());
+        public_jwk.set_key_use("sig");
+        let verifier: Box<dyn JwsVerifier> = match stored.alg {
+            Alg::RS256 => Box::new(RS256.verifier_from_jwk(&public_jwk)?),
+            Alg::ES256 => Box::new(ES256.verifier_from_jwk(&public_jwk)?),
+        };
+        Ok(Self { kid: stored.kid.clone(), alg: stored.alg, signer, verifier, public_jwk })
+    }
+
+    pub fn signer(&self) -> &dyn JwsSigner {
+        self.signer.as_ref()
+    }
+
+    pub fn verifier(&self) -> &dyn JwsVerifier {
+        self.verifier.as_ref()
+    }
+}
+
+/// Every published key, plus the JWKS document serialized once.
+#[derive(Debug)]
+pub struct KeyRing {
+    keys: Vec<SigningKey>,
+    jwks_json: String,
+}
+
+impl KeyRing {
+    /// `keys` newest first: the first key of an algorithm is its signer.
+    pub fn new(keys: Vec<SigningKey>) -> Self {
+        let jwks: Vec<&serde_json::Map<String, serde_json::Value>> =
+            keys.iter().map(|k| k.public_jwk.as_ref()).collect();
+        let jwks_json = serde_json::json!({ "keys": jwks }).to_string();
+        Self { keys, jwks_json }
+    }
+
+    pub fn signing_key(&self, alg: Alg) -> Option<&SigningKey> {
+        self.keys.iter().find(|k| k.alg == alg)
+    }
+
+    pub fn find(&self, kid: &str, alg: Alg) -> Option<&SigningKey> {
+        self.keys.iter().find(|k| k.kid == kid && k.alg == alg)
+    }
+
+    pub fn jwks_json(&self) -> &str {
+        &self.jwks_json
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jwks_has_kid_alg_use_and_no_private_parts() {
+        let keys = [Alg::RS256, Alg::ES256]
+            .map(|a| SigningKey::load(&StoredKey::generate(a).unwrap()).unwrap());
+        let ring = KeyRing::new(keys.into_iter().collect());
+        let jwks: serde_json::Value = serde_json::from_str(ring.jwks_json()).unwrap();
+        for key in jwks["keys"].as_array().unwrap() {
+            assert!(key["kid"].is_string());
+            assert!(key["alg"].is_string());
+            assert_eq!(key["use"], "sig");
+            assert!(key.get("d").is_none(), "private exponent published");
+        }
+    }
+
+    #[test]
+    fn stored_key_debug_hides_private_key() {
+        let k = StoredKey::generate(Alg::ES256).unwrap();
+        assert!(!format!("{k:?}").contains(&k.private_der_b64));
+    }
+}

@@ -1,0 +1,72 @@
+//! Random identifiers and secrets from the operating system's CSPRNG, and the
+//! SHA-256 fingerprints under which secrets are stored.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngCore;
+use rand::rngs::OsRng;
+use rand::TryRngCore;
+use sha2::{Digest, Sha256};
+
+/// `bytes` random bytes, base64url without padding.
+pub fn token(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    OsRng.unwrap_err().fill_bytes(&mut buf);
+    URL_SAFE_NO_PAD.encode(buf)
+}
+
+/// A 256-bit secret with a recognisable prefix, so that secret scanners can
+/// find one that leaked (`pcs_` client secret, `pcc_` code, ...).
+pub fn prefixed_secret(prefix: &str) -> String {
+    format!("{prefix}{}", token(32))
+}
+
+/// An identifier that need not be secret but must not be guessable.
+pub fn id() -> String {
+    token(16)
+}
+
+/// Hex SHA-256, the storage form of high-entropy secrets. A slow KDF would
+/// add nothing for 256-bit random values and would cost throughput.
+pub fn sha256_hex(value: &str) -> String {
+    let digest = Sha256::digest(value.as_bytes());
+    let mut out = String::with_capacity(64);
+    for b in digest {
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
+}
+
+/// base64url(SHA-256(value)), as PKCE S256 and `at_hash` use it.
+pub fn sha256_b64url(value: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(value))
+}
+
+/// The left half of SHA-256, base64url: `at_hash` for RS256/ES256
+/// (OpenID Connect Core 3.1.3.6).
+pub fn left_half_hash(value: &str) -> String {
+    let digest = Sha256::digest(value.as_bytes());
+    URL_SAFE_NO_PAD.encode(&digest[..16])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_long_and_distinct() {
+        let a = prefixed_secret("pcs_");
+        assert!(a.starts_with("pcs_"));
+        assert_eq!(a.len(), 4 + 43);
+        assert_ne!(a, prefixed_secret("pcs_"));
+    }
+
+    #[test]
+    fn pkce_s256_matches_rfc7636_appendix_b() {
+        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        assert_eq!(
+            sha256_b64url(verifier.as_bytes()),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGdjHw8tJM"
+        );
+    }
+}

@@ -1,0 +1,81 @@
+//! HTTP layer: thin actix-web handlers, one module per endpoint. Each parses
+//! the request, calls one service function on the blocking pool, and maps the
+//! result; errors become responses in [`error`].
+
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::web::{self, Data, ServiceConfig};
+use actix_web::{HttpRequest, HttpResponse};
+
+use crate::service::Provider;
+
+mod assets;
+mod authorize;
+mod consent;
+mod cookies;
+mod discovery;
+pub mod error;
+mod login;
+mod pages;
+mod token;
+mod userinfo;
+
+/// Largest request body we read; OAuth requests are small.
+const MAX_BODY: usize = 64 * 1024;
+
+/// Registers every endpoint.
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.app_data(web::PayloadConfig::new(MAX_BODY));
+    discovery::routes(cfg);
+    authorize::routes(cfg);
+    login::routes(cfg);
+    consent::routes(cfg);
+    token::routes(cfg);
+    userinfo::routes(cfg);
+    assets::routes(cfg);
+    cfg.route("/healthz", web::get().to(|| async { HttpResponse::Ok().body("ok") }));
+}
+
+/// Access log: method, path, status, latency. Never the query string
+/// (codes and tokens travel there), cookies or Authorization.
+pub async fn access_log(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let method = req.method().clone();
+    let path = req.path().to_owned();
+    let started = Instant::now();
+    let res = next.call(req).await?;
+    tracing::info!(
+        target: "portcullis::access",
+        method = %method,
+        path = %path,
+        status = res.status().as_u16(),
+        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+    );
+    Ok(res)
+}
+
+/// Runs blocking service work (database, argon2, signing) off the executor.
+async fn blocking<R, E, F>(provider: &Data<Provider>, f: F) -> Result<R, E>
+where
+    F: FnOnce(&Provider) -> Result<R, E> + Send + 'static,
+    R: Send + 'static,
+    E: From<crate::service::Error> + Send + 'static,
+{
+    let p = provider.clone().into_inner();
+    match web::block(move || f(&p)).await {
+        Ok(result) => result,
+        Err(_) => Err(crate::service::Error::TaskFailed.into()),
+    }
+}
+
+/// The `Authorization` header as a string, if present and ASCII.
+fn authorization(req: &HttpRequest) -> Option<&str> {
+    req.headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+}

@@ -1,0 +1,37 @@
+//! POST /token (RFC 6749 3.2). Answers are JSON, never cached.
+
+use actix_web::http::header::{self, ContentType};
+use actix_web::web::{self, Bytes, Data, ServiceConfig};
+use actix_web::{HttpRequest, HttpResponse};
+
+use super::error::ApiError;
+use super::{authorization, blocking};
+use crate::service::clients::ClientCredentials;
+use crate::service::params::Params;
+use crate::service::{OAuthError, Provider, token};
+
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(web::resource("/token").route(web::post().to(post_token)));
+}
+
+async fn post_token(p: Data<Provider>, req: HttpRequest, body: Bytes) -> Result<HttpResponse, ApiError> {
+    if !is_form(&req) {
+        return Err(OAuthError::invalid_request("the body must be application/x-www-form-urlencoded").into());
+    }
+    let params = Params::parse(&body);
+    let creds = ClientCredentials::from_request(authorization(&req), &params)?;
+    let response = blocking(&p, move |p| token::exchange(p, &creds, &params)).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .insert_header(ContentType::json())
+        .body(serde_json::to_string(&response).unwrap_or_default()))
+}
+
+pub(super) fn is_form(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+}

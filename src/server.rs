@@ -1,0 +1,71 @@
+//! Start-up: open the store, build the provider, bind and run the server.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::middleware::from_fn;
+use actix_web::web::Data;
+use actix_web::{App, HttpServer};
+
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::service::{self, Provider};
+use crate::storage::Store;
+
+/// Opens (and migrates) the configured database.
+pub fn open_store(config: &Config) -> Result<Store, crate::storage::StoreError> {
+    Store::open(
+        &config.database.url,
+        config.database.pool_size,
+        Duration::from_secs(config.database.connect_timeout_secs),
+    )
+}
+
+/// Store, keys and CSRF key: everything but the socket.
+pub fn provider(config: Config, clock: SharedClock) -> Result<Arc<Provider>, service::Error> {
+    let store = open_store(&config)?;
+    Provider::new(config, store, clock)
+}
+
+/// How the server handles process signals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signals {
+    /// Stop gracefully on SIGINT/SIGTERM (the binary).
+    Handle,
+    /// Leave signals alone (tests run many servers in one process).
+    Ignore,
+}
+
+/// An actix server on an already bound listener.
+pub fn build(
+    provider: Arc<Provider>,
+    listener: TcpListener,
+    signals: Signals,
+) -> std::io::Result<actix_web::dev::Server> {
+    let workers = match provider.config.server.workers {
+        0 => std::thread::available_parallelism().map_or(2, usize::from),
+        n => n,
+    };
+    let data = Data::from(provider);
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .configure(crate::http::configure)
+            .wrap(from_fn(crate::http::access_log))
+    })
+    .workers(workers)
+    .shutdown_timeout(10)
+    .listen(listener)?;
+    if signals == Signals::Ignore {
+        server = server.disable_signals();
+    }
+    Ok(server.run())
+}
+
+/// Installs the tracing subscriber (stderr, filter from config or RUST_LOG).
+pub fn init_tracing(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}

@@ -1,0 +1,493 @@
+//! The authorization endpoint (RFC 6749 4.1.1-4.1.2, RFC 7636, RFC 9207,
+//! OpenID Connect Core 3.1.2): validate the request, then decide whether the
+//! user must log in, must consent, or gets a code.
+
+use super::clients::{Client, GRANT_AUTHORIZATION_CODE};
+use super::params::Params;
+use super::scope::{self, Scope};
+use super::{ErrorCode, OAuthError, Provider, Result, login};
+use crate::crypto::random;
+use crate::ids::RequestId;
+use crate::secret::Secret;
+use crate::storage::grants::{CodeRecord, GrantRecord};
+use crate::storage::pending::PendingRecord;
+use crate::storage::sessions::SessionRecord;
+
+/// Longest value we keep for free-form parameters (state, nonce, hints).
+const MAX_PARAM_LEN: usize = 2048;
+
+/// Errors that must not redirect: the client or its redirect URI is not
+/// verified, so the browser gets an error page instead (RFC 6749 4.1.2.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageError {
+    MissingClientId,
+    UnknownClient,
+    MissingRedirectUri,
+    UnregisteredRedirectUri,
+    RepeatedParameter,
+    RequestExpired,
+}
+
+impl PageError {
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::MissingClientId => "The request does not say which application is asking.",
+            Self::UnknownClient => "The application that sent you here is not registered.",
+            Self::MissingRedirectUri => "The request has no redirect_uri.",
+            Self::UnregisteredRedirectUri => {
+                "The redirect_uri is not registered for this application, so you are not \
+                 sent back to it."
+            }
+            Self::RepeatedParameter => "client_id or redirect_uri appears more than once.",
+            Self::RequestExpired => {
+                "This sign-in request has expired or was already used. Go back to the \
+                 application and start again."
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseMode {
+    Query,
+    FormPost,
+}
+
+impl ResponseMode {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Query => "query",
+            Self::FormPost => "form_post",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        if s == "form_post" { Self::FormPost } else { Self::Query }
+    }
+}
+
+/// An authorization response for the client: success or error, delivered to
+/// a verified redirect URI.
+#[derive(Debug)]
+pub struct ClientResponse {
+    pub redirect_uri: String,
+    pub mode: ResponseMode,
+    pub params: Vec<(&'static str, String)>,
+}
+
+impl ClientResponse {
+    /// The redirect URI with the parameters appended to its query.
+    pub fn location(&self) -> String {
+        let mut ser = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in &self.params {
+            ser.append_pair(k, v);
+        }
+        let sep = if self.redirect_uri.contains('?') { '&' } else { '?' };
+        format!("{}{sep}{}", self.redirect_uri, ser.finish())
+    }
+}
+
+#[derive(Debug)]
+pub enum Outcome {
+    Page(PageError),
+    Login(RequestId),
+    Consent(RequestId),
+    Respond(ClientResponse),
+}
+
+/// Where and how errors and results go once the redirect URI is verified.
+struct Target {
+    redirect_uri: String,
+    mode: ResponseMode,
+    state: Option<String>,
+}
+
+impl Target {
+    fn from_pending(p: &PendingRecord) -> Self {
+        Self {
+            redirect_uri: p.redirect_uri.clone(),
+            mode: ResponseMode::parse(&p.response_mode),
+            state: p.state.clone(),
+        }
+    }
+
+    fn respond(&self, p: &Provider, mut params: Vec<(&'static str, String)>) -> Outcome {
+        if let Some(state) = &self.state {
+            params.push(("state", state.clone()));
+        }
+        // RFC 9207: the issuer identifies who answered, against mix-up attacks.
+        params.push(("iss", p.config.issuer.clone()));
+        Outcome::Respond(ClientResponse {
+            redirect_uri: self.redirect_uri.clone(),
+            mode: self.mode,
+            params,
+        })
+    }
+
+    fn error(&self, p: &Provider, e: OAuthError) -> Outcome {
+        tracing::debug!(error = e.code.as_str(), "authorization request answered with error");
+        self.respond(
+            p,
+            vec![("error", e.code.as_str().to_owned()), ("error_description", e.description.into_owned())],
+        )
+    }
+}
+
+/// Entry point for GET and POST /authorize.
+pub fn start(p: &Provider, params: &Params, session: Option<&Secret>) -> Result<Outcome> {
+    let (client, redirect_uri) = match verify_client(p, params)? {
+        Ok(found) => found,
+        Err(page) => return Ok(Outcome::Page(page)),
+    };
+    let target = Target {
+        redirect_uri,
+        mode: params.get("response_mode").map_or(ResponseMode::Query, ResponseMode::parse),
+        state: params.get("state").map(str::to_owned),
+    };
+    let pending = match validate(p, &client, params, &target) {
+        Ok(pending) => pending,
+        Err(e) => return Ok(target.error(p, e)),
+    };
+    p.store.insert_pending(&pending)?;
+    proceed(p, &client, &pending, session)
+}
+
+/// After login or consent: continue the pending request.
+pub fn resume(p: &Provider, request: &str, session: Option<&Secret>) -> Result<Outcome> {
+    let Some(pending) = p.store.pending(request, p.now())? else {
+        return Ok(Outcome::Page(PageError::RequestExpired));
+    };
+    let Some(client) = live_client(p, &pending.client_id)? else {
+        return Ok(Outcome::Page(PageError::UnknownClient));
+    };
+    proceed(p, &client, &pending, session)
+}
+
+/// Ends a pending request with access_denied (the user said no).
+pub(super) fn deny(p: &Provider, pending: &PendingRecord) -> Result<Outcome> {
+    if !p.store.take_pending(&pending.id)? {
+        return Ok(Outcome::Page(PageError::RequestExpired));
+    }
+    let e = OAuthError::new(ErrorCode::AccessDenied, "the user denied the request");
+    Ok(Target::from_pending(pending).error(p, e))
+}
+
+fn live_client(p: &Provider, id: &str) -> Result<Option<Client>> {
+    Ok(p.store.client(id)?.map(Client::from_record).filter(|c| !c.disabled))
+}
+
+/// client_id and redirect_uri, checked before anything may redirect.
+fn verify_client(
+    p: &Provider,
+    params: &Params,
+) -> Result<std::result::Result<(Client, String), PageError>> {
+    if params.is_repeated("client_id") || params.is_repeated("redirect_uri") {
+        return Ok(Err(PageError::RepeatedParameter));
+    }
+    let Some(client_id) = params.get("client_id") else {
+        return Ok(Err(PageError::MissingClientId));
+    };
+    let Some(client) = live_client(p, client_id)? else {
+        return Ok(Err(PageError::UnknownClient));
+    };
+    // OpenID Connect makes redirect_uri required; we require it for every
+    // request so the token endpoint can always bind the code to it.
+    let Some(presented) = params.get("redirect_uri") else {
+        return Ok(Err(PageError::MissingRedirectUri));
+    };
+    if client.matching_redirect_uri(presented).is_none() {
+        tracing::info!(client_id = %client.id, "authorization request with unregistered redirect_uri");
+        return Ok(Err(PageError::UnregisteredRedirectUri));
+    }
+    let presented = presented.to_owned();
+    Ok(Ok((client, presented)))
+}
+
+/// Every check after the redirect URI is trusted; failures redirect.
+fn validate(
+    p: &Provider,
+    client: &Client,
+    params: &Params,
+    target: &Target,
+) -> std::result::Result<PendingRecord, OAuthError> {
+    params.reject_repeated()?;
+    if params.get("request").is_some() {
+        return Err(OAuthError::new(ErrorCode::RequestNotSupported, "request objects are not supported"));
+    }
+    if params.get("request_uri").is_some() {
+        return Err(OAuthError::new(ErrorCode::RequestUriNotSupported, "request_uri is not supported"));
+    }
+    match params.get("response_mode") {
+        None | Some("query") | Some("form_post") => {}
+        Some(_) => return Err(OAuthError::invalid_request("unsupported response_mode")),
+    }
+    match params.require("response_type")? {
+        "code" => {}
+        _ => {
+            return Err(OAuthError::new(
+                ErrorCode::UnsupportedResponseType,
+                "only response_type=code is supported",
+            ));
+        }
+    }
+    if !client.allows_grant(GRANT_AUTHORIZATION_CODE) {
+        return Err(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            "this client may not use the authorization code flow",
+        ));
+    }
+    for name in ["state", "nonce", "login_hint", "prompt", "scope", "code_challenge"] {
+        if params.get(name).is_some_and(|v| v.len() > MAX_PARAM_LEN) {
+            return Err(OAuthError::invalid_request(format!("{name} is too long")));
+        }
+    }
+    let scope = granted_scope(client, params.get("scope"))?;
+    let code_challenge = pkce_challenge(client, params)?;
+    let prompt = parse_prompt(params.get("prompt"))?;
+    let max_age = match params.get("max_age") {
+        None => None,
+        Some(v) => Some(
+            v.parse::<i64>()
+                .ok()
+                .filter(|m| *m >= 0)
+                .ok_or_else(|| OAuthError::invalid_request("max_age must be a non-negative integer"))?,
+        ),
+    };
+    let now = p.now();
+    Ok(PendingRecord {
+        id: random::id(),
+        client_id: client.id.to_string(),
+        redirect_uri: target.redirect_uri.clone(),
+        scope: scope.to_string(),
+        state: target.state.clone(),
+        nonce: params.get("nonce").map(str::to_owned),
+        code_challenge,
+        response_mode: target.mode.as_str().to_owned(),
+        prompt,
+        max_age,
+        login_hint: params.get("login_hint").map(str::to_owned),
+        created_at: now,
+        expires_at: now + p.config.session.pending_request_ttl_secs,
+    })
+}
+
+/// The requested scopes the client is allowed (RFC 6749 3.3 lets the server
+/// narrow a request; the token response reports what was granted).
+fn granted_scope(client: &Client, requested: Option<&str>) -> std::result::Result<Scope, OAuthError> {
+    let requested = requested.ok_or_else(|| OAuthError::new(ErrorCode::InvalidScope, "scope is required"))?;
+    if !requested.split(' ').filter(|s| !s.is_empty()).all(scope::is_valid_token) {
+        return Err(OAuthError::new(ErrorCode::InvalidScope, "scope has invalid characters"));
+    }
+    let granted = Scope::parse(requested).intersection(&client.allowed_scopes);
+    if granted.is_empty() {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidScope,
+            "none of the requested scopes is allowed for this client",
+        ));
+    }
+    Ok(granted)
+}
+
+/// RFC 7636 4.3 with S256 only; public clients must use it (RFC 9700 2.1.1).
+fn pkce_challenge(client: &Client, params: &Params) -> std::result::Result<Option<String>, OAuthError> {
+    let challenge = params.get("code_challenge");
+    let method = params.get("code_challenge_method");
+    match (challenge, method) {
+        (None, None) if client.is_public() => {
+            Err(OAuthError::invalid_request("public clients must use PKCE (code_challenge with S256)"))
+        }
+        (None, None) => Ok(None),
+        (None, Some(_)) => Err(OAuthError::invalid_request("code_challenge_method without code_challenge")),
+        // An absent method means "plain" (RFC 7636 4.3), which we refuse.
+        (Some(_), None) | (Some(_), Some("plain")) => {
+            Err(OAuthError::invalid_request("code_challenge_method must be S256; plain is not allowed"))
+        }
+        (Some(_), Some(m)) if m != "S256" => {
+            Err(OAuthError::invalid_request("unsupported code_challenge_method"))
+        }
+        (Some(c), Some(_)) => {
+            // base64url of a SHA-256 digest is exactly 43 characters.
+            let ok = c.len() == 43
+                && c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if ok { Ok(Some(c.to_owned())) } else { Err(OAuthError::invalid_request("malformed code_challenge")) }
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Prompt {
+    none: bool,
+    login: bool,
+    consent: bool,
+}
+
+fn parse_prompt(value: Option<&str>) -> std::result::Result<Option<String>, OAuthError> {
+    let Some(value) = value else { return Ok(None) };
+    let prompt = prompt_flags(Some(value))
+        .ok_or_else(|| OAuthError::invalid_request("unsupported prompt value"))?;
+    if prompt.none && value.split(' ').filter(|v| !v.is_empty()).count() > 1 {
+        return Err(OAuthError::invalid_request("prompt=none cannot be combined with other values"));
+    }
+    Ok(Some(value.to_owned()))
+}
+
+fn prompt_flags(value: Option<&str>) -> Option<Prompt> {
+    let mut prompt = Prompt::default();
+    for v in value.unwrap_or_default().split(' ').filter(|v| !v.is_empty()) {
+        match v {
+            "none" => prompt.none = true,
+            "login" => prompt.login = true,
+            "consent" => prompt.consent = true,
+            // One account per browser: choosing one is the login page.
+            "select_account" => prompt.login = true,
+            _ => return None,
+        }
+    }
+    Some(prompt)
+}
+
+/// Decides the next step for a validated, stored request.
+fn proceed(
+    p: &Provider,
+    client: &Client,
+    pending: &PendingRecord,
+    session_cookie: Option<&Secret>,
+) -> Result<Outcome> {
+    let target = Target::from_pending(pending);
+    let prompt = prompt_flags(pending.prompt.as_deref()).unwrap_or_default();
+    let session = login::current_session(p, session_cookie)?;
+    let request = RequestId::new(pending.id.clone());
+    let session = match session {
+        Some(s) => match login_needed(p, pending, prompt, &s)? {
+            None => s,
+            Some(code) if prompt.none => return finish_with_error(p, pending, &target, code),
+            Some(_) => return Ok(Outcome::Login(request)),
+        },
+        None if prompt.none => {
+            return finish_with_error(p, pending, &target, ErrorCode::LoginRequired);
+        }
+        None => return Ok(Outcome::Login(request)),
+    };
+    if consent_needed(p, client, pending, prompt, &session)? {
+        if prompt.none {
+            return finish_with_error(p, pending, &target, ErrorCode::ConsentRequired);
+        }
+        return Ok(Outcome::Consent(request));
+    }
+    issue_code(p, pending, &session, &target)
+}
+
+/// Why the existing session is not enough, if it is not: the error code
+/// prompt=none would answer with.
+fn login_needed(
+    p: &Provider,
+    pending: &PendingRecord,
+    prompt: Prompt,
+    session: &SessionRecord,
+) -> Result<Option<ErrorCode>> {
+    // A login that happened during this request satisfies prompt=login and a
+    // mismatched hint; without this the user would loop on the login page.
+    let fresh = session.auth_time >= pending.created_at;
+    if prompt.login && !fresh {
+        return Ok(Some(ErrorCode::LoginRequired));
+    }
+    if pending.max_age.is_some_and(|max| p.now() - session.auth_time > max) {
+        return Ok(Some(ErrorCode::LoginRequired));
+    }
+    if let Some(hint) = &pending.login_hint {
+        if !fresh {
+            let user = p.store.user_by_id(&session.user_id)?;
+            if user.is_none_or(|u| &u.username != hint) {
+                // Another account is signed in: choosing is an interaction.
+                return Ok(Some(ErrorCode::InteractionRequired));
+            }
+        }
+    }
+    Ok(None)
+}
+
+fn consent_needed(
+    p: &Provider,
+    client: &Client,
+    pending: &PendingRecord,
+    prompt: Prompt,
+    session: &SessionRecord,
+) -> Result<bool> {
+    let consent = p.store.consent(&session.user_id, client.id.as_str())?;
+    if prompt.consent {
+        return Ok(consent.is_none_or(|c| c.updated_at < pending.created_at));
+    }
+    if client.first_party {
+        return Ok(false);
+    }
+    let requested = Scope::parse(&pending.scope);
+    Ok(consent.is_none_or(|c| !requested.is_subset(&Scope::parse(&c.scope))))
+}
+
+fn finish_with_error(p: &Provider, pending: &PendingRecord, target: &Target, code: ErrorCode) -> Result<Outcome> {
+    if !p.store.take_pending(&pending.id)? {
+        return Ok(Outcome::Page(PageError::RequestExpired));
+    }
+    let description = match code {
+        ErrorCode::LoginRequired => "the user must log in",
+        ErrorCode::ConsentRequired => "the user must consent",
+        _ => "the user must interact with the login page",
+    };
+    Ok(target.error(p, OAuthError::new(code, description)))
+}
+
+/// Creates the grant and its single-use code, and answers the client.
+fn issue_code(p: &Provider, pending: &PendingRecord, session: &SessionRecord, target: &Target) -> Result<Outcome> {
+    // Removing the pending request first makes a double submit harmless:
+    // only one caller gets past this line.
+    if !p.store.take_pending(&pending.id)? {
+        return Ok(Outcome::Page(PageError::RequestExpired));
+    }
+    let now = p.now();
+    let code = Secret::new(random::prefixed_secret("pcc_"));
+    let grant = GrantRecord {
+        id: random::id(),
+        client_id: pending.client_id.clone(),
+        user_id: Some(session.user_id.clone()),
+        session_id: Some(session.id.clone()),
+        scope: pending.scope.clone(),
+        auth_time: Some(session.auth_time),
+        created_at: now,
+        revoked_at: None,
+    };
+    let record = CodeRecord {
+        code_hash: random::sha256_hex(code.expose()),
+        grant_id: grant.id.clone(),
+        redirect_uri: pending.redirect_uri.clone(),
+        nonce: pending.nonce.clone(),
+        code_challenge: pending.code_challenge.clone(),
+        expires_at: now + p.config.tokens.authorization_code_ttl_secs,
+        used_at: None,
+    };
+    p.store.insert_grant_with_code(&grant, &record)?;
+    tracing::info!(client_id = %grant.client_id, user_id = %session.user_id, "authorization code issued");
+    Ok(target.respond(p, vec![("code", code.expose().to_owned())]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn location_appends_to_existing_query() {
+        let r = ClientResponse {
+            redirect_uri: "https://a.example/cb?x=1".into(),
+            mode: ResponseMode::Query,
+            params: vec![("state", "a b&c".into())],
+        };
+        assert_eq!(r.location(), "https://a.example/cb?x=1&state=a+b%26c");
+    }
+
+    #[test]
+    fn prompt_none_alone() {
+        assert!(parse_prompt(Some("none login")).is_err());
+        assert!(parse_prompt(Some("none")).is_ok());
+        assert!(parse_prompt(Some("login consent")).is_ok());
+        assert!(parse_prompt(Some("bogus")).is_err());
+    }
+}

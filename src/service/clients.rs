@@ -1,0 +1,372 @@
+//! Client registration, redirect-URI matching and client authentication
+//! (RFC 6749 2.3, 3.1.2; RFC 8252 7.3).
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use url::Url;
+
+use super::scope::Scope;
+use super::{OAuthError, Result};
+use crate::crypto::random;
+use crate::ids::ClientId;
+use crate::secret::{Secret, ct_eq};
+use crate::storage::Store;
+use crate::storage::clients::ClientRecord;
+
+pub const GRANT_AUTHORIZATION_CODE: &str = "authorization_code";
+pub const GRANT_REFRESH_TOKEN: &str = "refresh_token";
+
+/// A registered client, decoded from storage.
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub id: ClientId,
+    pub name: String,
+    secret_hash: Option<String>,
+    pub first_party: bool,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub allowed_scopes: Scope,
+    pub grant_types: Vec<String>,
+    pub disabled: bool,
+}
+
+impl Client {
+    pub fn from_record(r: ClientRecord) -> Self {
+        Self {
+            id: ClientId::new(r.id),
+            name: r.name,
+            secret_hash: r.secret_hash,
+            first_party: r.first_party,
+            redirect_uris: serde_json::from_str(&r.redirect_uris).unwrap_or_default(),
+            post_logout_redirect_uris: serde_json::from_str(&r.post_logout_redirect_uris)
+                .unwrap_or_default(),
+            allowed_scopes: Scope::parse(&r.allowed_scopes),
+            grant_types: r.grant_types.split(' ').map(str::to_owned).collect(),
+            disabled: r.disabled,
+        }
+    }
+
+    pub fn is_public(&self) -> bool {
+        self.secret_hash.is_none()
+    }
+
+    pub fn allows_grant(&self, grant_type: &str) -> bool {
+        self.grant_types.iter().any(|g| g == grant_type)
+    }
+
+    /// The registered redirect URI that `presented` matches, if any.
+    pub fn matching_redirect_uri(&self, presented: &str) -> Option<&str> {
+        self.redirect_uris
+            .iter()
+            .map(String::as_str)
+            .find(|registered| redirect_uri_matches(registered, presented))
+    }
+
+    fn secret_matches(&self, presented: &Secret) -> bool {
+        match &self.secret_hash {
+            Some(stored) => ct_eq(random::sha256_hex(presented.expose()).as_bytes(), stored.as_bytes()),
+            None => false,
+        }
+    }
+}
+
+/// Exact string comparison, except that the port of an `http` loopback IP
+/// literal may differ (RFC 8252 7.3): native apps listen on ephemeral ports.
+pub fn redirect_uri_matches(registered: &str, presented: &str) -> bool {
+    if registered == presented {
+        return true;
+    }
+    for host in ["http://127.0.0.1", "http://[::1]"] {
+        if let (Some(r), Some(p)) = (registered.strip_prefix(host), presented.strip_prefix(host)) {
+            return strip_port(r) == strip_port(p);
+        }
+    }
+    false
+}
+
+/// Removes a leading `:port`; anything else that is not a path, query or end
+/// is left in place so it fails the comparison.
+fn strip_port(rest: &str) -> Option<&str> {
+    let Some(after_colon) = rest.strip_prefix(':') else {
+        return Some(rest);
+    };
+    let digits = after_colon.bytes().take_while(u8::is_ascii_digit).count();
+    let port = &after_colon[..digits];
+    if port.is_empty() || port.len() > 5 || port.parse::<u32>().map_or(true, |p| p > 65535) {
+        return None;
+    }
+    Some(&after_colon[digits..])
+}
+
+/// Registration-time validation: absolute, no fragment or userinfo, no
+/// wildcard, and https unless the host is a loopback IP literal.
+pub fn validate_redirect_uri(uri: &str) -> std::result::Result<(), String> {
+    let url = Url::parse(uri).map_err(|e| format!("{uri:?} is not an absolute URL: {e}"))?;
+    if uri.contains('#') {
+        return Err(format!("{uri:?} must not contain a fragment"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!("{uri:?} must not contain user information"));
+    }
+    if uri.contains('*') {
+        return Err(format!("{uri:?} must not contain a wildcard"));
+    }
+    let loopback = matches!(url.host(), Some(url::Host::Ipv4(ip)) if ip.is_loopback())
+        || matches!(url.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback());
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        _ => Err(format!("{uri:?} must use https (http is allowed only for 127.0.0.1 and [::1])")),
+    }
+}
+
+/// How the client presented itself at a client-authenticated endpoint.
+#[derive(Debug)]
+pub enum ClientCredentials {
+    Basic { id: String, secret: Secret },
+    Post { id: String, secret: Secret },
+    /// Public client: identifies itself, proves nothing.
+    None { id: String },
+    Missing,
+}
+
+impl ClientCredentials {
+    /// From the Authorization header value and the body parameters. Using
+    /// more than one method is invalid_request (RFC 6749 2.3).
+    pub fn from_request(
+        authorization: Option<&str>,
+        params: &super::params::Params,
+    ) -> std::result::Result<Self, OAuthError> {
+        let body_id = params.get("client_id");
+        let body_secret = params.get("client_secret");
+        if let Some(header) = authorization {
+            let (id, secret) = parse_basic(header).ok_or_else(OAuthError::invalid_client)?;
+            if body_secret.is_some() {
+                return Err(OAuthError::invalid_request("use only one client authentication method"));
+            }
+            if body_id.is_some_and(|b| b != id) {
+                return Err(OAuthError::invalid_request("client_id does not match the credentials"));
+            }
+            return Ok(Self::Basic { id, secret });
+        }
+        Ok(match (body_id, body_secret) {
+            (Some(id), Some(secret)) => Self::Post { id: id.to_owned(), secret: Secret::new(secret) },
+            (Some(id), None) => Self::None { id: id.to_owned() },
+            (None, Some(_)) => return Err(OAuthError::invalid_request("client_secret without client_id")),
+            (None, None) => Self::Missing,
+        })
+    }
+
+    pub fn was_basic(&self) -> bool {
+        matches!(self, Self::Basic { .. })
+    }
+}
+
+/// `Basic base64(urlencode(id) ":" urlencode(secret))`; both parts are
+/// form-urldecoded after splitting (RFC 6749 2.3.1).
+fn parse_basic(header: &str) -> Option<(String, Secret)> {
+    let (scheme, value) = header.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = STANDARD.decode(value.trim()).ok()?;
+    let decoded = String::from_utf8(decoded).ok()?;
+    let (id, secret) = decoded.split_once(':')?;
+    let id = form_decode(id);
+    if id.is_empty() {
+        return None;
+    }
+    Some((id, Secret::new(form_decode(secret))))
+}
+
+fn form_decode(s: &str) -> String {
+    form_urlencoded::parse(format!("v={s}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+/// Authenticates a client: confidential clients by secret (constant-time
+/// compare of SHA-256 hashes), public clients by id alone.
+pub fn authenticate(store: &Store, creds: &ClientCredentials) -> Result<Client> {
+    let (id, secret) = match creds {
+        ClientCredentials::Basic { id, secret } | ClientCredentials::Post { id, secret } => {
+            (id.as_str(), Some(secret))
+        }
+        ClientCredentials::None { id } => (id.as_str(), None),
+        ClientCredentials::Missing => return Err(OAuthError::invalid_client().into()),
+    };
+    let client = store
+        .client(id)?
+        .map(Client::from_record)
+        .filter(|c| !c.disabled)
+        .ok_or_else(OAuthError::invalid_client)?;
+    let ok = match secret {
+        Some(secret) => client.secret_matches(secret),
+        None => client.is_public(),
+    };
+    if !ok {
+        tracing::info!(client_id = %client.id, "client authentication failed");
+        return Err(OAuthError::invalid_client().into());
+    }
+    Ok(client)
+}
+
+/// What an operator asks for when registering a client.
+#[derive(Debug, Clone)]
+pub struct NewClient {
+    pub id: Option<String>,
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub public: bool,
+    pub first_party: bool,
+    pub scopes: Option<String>,
+    /// Operator-chosen secret; generated when `None`.
+    pub secret: Option<Secret>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Service(#[from] super::Error),
+}
+
+impl From<crate::storage::StoreError> for RegisterError {
+    fn from(e: crate::storage::StoreError) -> Self {
+        RegisterError::Service(e.into())
+    }
+}
+
+/// Registers a client; returns its id and, for a confidential client, the
+/// secret, which is shown only this once.
+pub fn register(
+    store: &Store,
+    now: i64,
+    new: NewClient,
+) -> std::result::Result<(ClientId, Option<Secret>), RegisterError> {
+    if new.name.trim().is_empty() {
+        return Err(RegisterError::Invalid("a client needs a name".into()));
+    }
+    if new.redirect_uris.is_empty() {
+        return Err(RegisterError::Invalid("a client needs at least one redirect URI".into()));
+    }
+    for uri in new.redirect_uris.iter().chain(&new.post_logout_redirect_uris) {
+        validate_redirect_uri(uri).map_err(RegisterError::Invalid)?;
+    }
+    let id = new.id.unwrap_or_else(random::id);
+    if id.is_empty() || !id.bytes().all(|b| (0x20..=0x7e).contains(&b)) || id.contains(':') {
+        return Err(RegisterError::Invalid(
+            "client id must be printable ASCII without ':'".into(),
+        ));
+    }
+    if new.public && new.secret.is_some() {
+        return Err(RegisterError::Invalid("a public client has no secret".into()));
+    }
+    let secret = match (new.public, new.secret) {
+        (true, _) => None,
+        (false, Some(s)) if s.expose().len() < 32 => {
+            return Err(RegisterError::Invalid("a client secret needs at least 32 characters".into()));
+        }
+        (false, Some(s)) => Some(s),
+        (false, None) => Some(Secret::new(random::prefixed_secret("pcs_"))),
+    };
+    let scopes = new.scopes.unwrap_or_else(|| "openid profile email offline_access".into());
+    let record = ClientRecord {
+        id: id.clone(),
+        name: new.name.trim().to_owned(),
+        secret_hash: secret.as_ref().map(|s| random::sha256_hex(s.expose())),
+        first_party: new.first_party,
+        redirect_uris: serde_json::to_string(&new.redirect_uris).unwrap_or_default(),
+        post_logout_redirect_uris: serde_json::to_string(&new.post_logout_redirect_uris)
+            .unwrap_or_default(),
+        allowed_scopes: Scope::parse(&scopes).to_string(),
+        grant_types: format!("{GRANT_AUTHORIZATION_CODE} {GRANT_REFRESH_TOKEN}"),
+        disabled: false,
+        created_at: now,
+    };
+    store.insert_client(&record).map_err(|e| match &e {
+        crate::storage::StoreError::Query(q) if crate::storage::is_unique_violation(q) => {
+            RegisterError::Invalid(format!("a client with id {id:?} already exists"))
+        }
+        _ => e.into(),
+    })?;
+    tracing::info!(client_id = %id, public = new.public, "client registered");
+    Ok((ClientId::new(id), secret))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::params::Params;
+
+    #[test]
+    fn redirect_uri_exact_match_only() {
+        let r = "https://app.example/cb";
+        assert!(redirect_uri_matches(r, r));
+        for bad in [
+            "https://app.example/cb/",
+            "https://app.example/cb/x",
+            "https://app.example/cb?x=1",
+            "https://app.example/c",
+            "http://app.example/cb",
+            "https://APP.example/cb",
+            "https://app.example@evil.example/cb",
+            "https://app.example:443/cb",
+        ] {
+            assert!(!redirect_uri_matches(r, bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn loopback_port_may_differ() {
+        assert!(redirect_uri_matches("http://127.0.0.1/cb", "http://127.0.0.1:51000/cb"));
+        assert!(redirect_uri_matches("http://127.0.0.1:8000/cb", "http://127.0.0.1:9/cb"));
+        assert!(redirect_uri_matches("http://[::1]/cb", "http://[::1]:4000/cb"));
+        assert!(!redirect_uri_matches("http://127.0.0.1/cb", "http://127.0.0.1:1/cb2"));
+        assert!(!redirect_uri_matches("http://127.0.0.1/cb", "http://127.0.0.1:99999/cb"));
+        assert!(!redirect_uri_matches("http://127.0.0.1/cb", "http://127.0.0.1:80@evil/cb"));
+        assert!(!redirect_uri_matches("http://127.0.0.1/cb", "http://127.0.0.1.evil/cb"));
+        assert!(!redirect_uri_matches("https://127.0.0.1/cb", "https://127.0.0.1:5/cb"));
+    }
+
+    #[test]
+    fn registration_validation() {
+        assert!(validate_redirect_uri("https://app.example/cb").is_ok());
+        assert!(validate_redirect_uri("http://127.0.0.1:3000/cb").is_ok());
+        assert!(validate_redirect_uri("http://[::1]/cb").is_ok());
+        for bad in [
+            "/relative",
+            "http://app.example/cb",
+            "https://app.example/cb#frag",
+            "https://user:pw@app.example/cb",
+            "https://*.example/cb",
+            "javascript:alert(1)",
+        ] {
+            assert!(validate_redirect_uri(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn basic_credentials_are_form_urldecoded() {
+        // id "my client", secret "a+b/c=d" encoded per RFC 6749 2.3.1.
+        let header = format!("Basic {}", STANDARD.encode("my+client:a%2Bb%2Fc%3Dd"));
+        let creds = ClientCredentials::from_request(Some(&header), &Params::default()).unwrap();
+        match creds {
+            ClientCredentials::Basic { id, secret } => {
+                assert_eq!(id, "my client");
+                assert_eq!(secret.expose(), "a+b/c=d");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn two_methods_are_rejected() {
+        let header = format!("Basic {}", STANDARD.encode("c:s"));
+        let params = Params::parse(b"client_secret=s&client_id=c");
+        assert!(ClientCredentials::from_request(Some(&header), &params).is_err());
+    }
+}

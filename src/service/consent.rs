@@ -1,0 +1,92 @@
+//! The consent step: show what the client asks for, remember the decision per
+//! user, client and scopes.
+
+use super::authorize::{self, Outcome, PageError};
+use super::scope::Scope;
+use super::{Provider, Result, login};
+use crate::ids::RequestId;
+use crate::secret::Secret;
+
+pub const CSRF_CONSENT: &str = "consent";
+
+#[derive(Debug)]
+pub struct ConsentView {
+    pub request: String,
+    pub client_name: String,
+    pub scopes: Vec<String>,
+    pub csrf: String,
+}
+
+#[derive(Debug)]
+pub enum ConsentPage {
+    Show(ConsentView),
+    Login(RequestId),
+    Page(PageError),
+}
+
+/// What the consent page shows; the CSRF token is bound to the login
+/// session's cookie secret and to this request.
+pub fn page(p: &Provider, request: &str, cookie: Option<&Secret>) -> Result<ConsentPage> {
+    let Some(pending) = p.store.pending(request, p.now())? else {
+        return Ok(ConsentPage::Page(PageError::RequestExpired));
+    };
+    let (Some(cookie), Some(_)) = (cookie, login::current_session(p, cookie)?) else {
+        return Ok(ConsentPage::Login(RequestId::new(pending.id)));
+    };
+    let Some(client) = p.store.client(&pending.client_id)? else {
+        return Ok(ConsentPage::Page(PageError::UnknownClient));
+    };
+    Ok(ConsentPage::Show(ConsentView {
+        csrf: p.csrf.token(CSRF_CONSENT, cookie, &pending.id),
+        request: pending.id,
+        client_name: client.name,
+        scopes: Scope::parse(&pending.scope).descriptions(),
+    }))
+}
+
+#[derive(Debug)]
+pub enum Decision {
+    Approve,
+    Deny,
+}
+
+#[derive(Debug)]
+pub enum DecideOutcome {
+    Done(Outcome),
+    BadCsrf,
+}
+
+pub fn decide(
+    p: &Provider,
+    request: &str,
+    cookie: Option<&Secret>,
+    csrf: &str,
+    decision: Decision,
+) -> Result<DecideOutcome> {
+    let Some(pending) = p.store.pending(request, p.now())? else {
+        return Ok(DecideOutcome::Done(Outcome::Page(PageError::RequestExpired)));
+    };
+    let Some(cookie) = cookie else { return Ok(DecideOutcome::BadCsrf) };
+    if !p.csrf.check(CSRF_CONSENT, cookie, &pending.id, csrf) {
+        return Ok(DecideOutcome::BadCsrf);
+    }
+    let Some(session) = login::current_session(p, Some(cookie))? else {
+        return Ok(DecideOutcome::Done(Outcome::Login(RequestId::new(pending.id))));
+    };
+    match decision {
+        Decision::Deny => {
+            tracing::info!(client_id = %pending.client_id, user_id = %session.user_id, "consent denied");
+            Ok(DecideOutcome::Done(authorize::deny(p, &pending)?))
+        }
+        Decision::Approve => {
+            let previous = p.store.consent(&session.user_id, &pending.client_id)?;
+            let mut scope = Scope::parse(&pending.scope);
+            if let Some(previous) = previous {
+                scope = scope.union(&Scope::parse(&previous.scope));
+            }
+            p.store.save_consent(&session.user_id, &pending.client_id, &scope.to_string(), p.now())?;
+            tracing::info!(client_id = %pending.client_id, user_id = %session.user_id, "consent given");
+            Ok(DecideOutcome::Done(authorize::resume(p, &pending.id, Some(cookie))?))
+        }
+    }
+}

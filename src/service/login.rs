@@ -1,0 +1,99 @@
+//! Browser login: credential checks and server-side login sessions. The
+//! cookie holds a random secret; only its SHA-256 is stored.
+
+use super::{Provider, Result};
+use crate::crypto::random;
+use crate::secret::Secret;
+use crate::storage::pending::PendingRecord;
+use crate::storage::sessions::SessionRecord;
+use crate::storage::users::UserRecord;
+
+/// CSRF purpose strings, so a token minted for one form fits no other.
+pub const CSRF_LOGIN: &str = "login";
+
+/// What the login page shows for a pending request.
+#[derive(Debug)]
+pub struct LoginContext {
+    pub client_name: Option<String>,
+    pub login_hint: Option<String>,
+}
+
+/// The live session behind a session cookie, if any.
+pub fn current_session(p: &Provider, cookie: Option<&Secret>) -> Result<Option<SessionRecord>> {
+    let Some(cookie) = cookie else { return Ok(None) };
+    Ok(p.store.live_session(&random::sha256_hex(cookie.expose()), p.now())?)
+}
+
+/// The pending request a login form belongs to; `None` when it is unknown or
+/// expired. An empty id is a direct visit to the login page.
+pub fn pending_for_login(p: &Provider, request: &str) -> Result<Option<(PendingRecord, String)>> {
+    if request.is_empty() {
+        return Ok(None);
+    }
+    let Some(pending) = p.store.pending(request, p.now())? else { return Ok(None) };
+    let client_name = p.store.client(&pending.client_id)?.map(|c| c.name).unwrap_or_default();
+    Ok(Some((pending, client_name)))
+}
+
+pub fn context(p: &Provider, request: &str) -> Result<LoginContext> {
+    Ok(match pending_for_login(p, request)? {
+        Some((pending, client_name)) => {
+            LoginContext { client_name: Some(client_name), login_hint: pending.login_hint }
+        }
+        None => LoginContext { client_name: None, login_hint: None },
+    })
+}
+
+pub enum LoginOutcome {
+    /// Logged in: the new session cookie secret.
+    Success { cookie: Secret, user: UserRecord },
+    BadCredentials,
+    BadCsrf,
+}
+
+#[derive(Debug)]
+pub struct LoginForm {
+    pub request: String,
+    pub username: String,
+    pub password: Secret,
+    pub csrf: String,
+}
+
+/// Checks the form and the credentials (argon2: call off the async
+/// executor) and starts a fresh session. Any session the browser already had
+/// is ended, so a session id is never carried across a login (fixation).
+pub fn login(
+    p: &Provider,
+    form: &LoginForm,
+    browser: &Secret,
+    old_session: Option<&Secret>,
+) -> Result<LoginOutcome> {
+    if !p.csrf.check(CSRF_LOGIN, browser, &form.request, &form.csrf) {
+        return Ok(LoginOutcome::BadCsrf);
+    }
+    let client_id = match pending_for_login(p, &form.request)? {
+        Some((pending, _)) => Some(pending.client_id),
+        None => None,
+    };
+    let Some(user) = super::users::verify_credentials(&p.store, &form.username, &form.password)?
+    else {
+        tracing::info!(client_id = client_id.as_deref(), "login failed");
+        return Ok(LoginOutcome::BadCredentials);
+    };
+    if let Some(old) = current_session(p, old_session)? {
+        p.store.delete_session(&old.id)?;
+    }
+    let cookie = Secret::new(random::prefixed_secret("pss_"));
+    let now = p.now();
+    let session = SessionRecord {
+        id: random::id(),
+        secret_hash: random::sha256_hex(cookie.expose()),
+        user_id: user.id.clone(),
+        auth_time: now,
+        created_at: now,
+        expires_at: now + p.config.session.ttl_secs,
+    };
+    p.store.insert_session(&session)?;
+    tracing::info!(user_id = %user.id, client_id = client_id.as_deref(), "login succeeded");
+    Ok(LoginOutcome::Success { cookie, user })
+}

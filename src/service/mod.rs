@@ -1,0 +1,79 @@
+//! The OAuth 2.0 / OpenID Connect flow logic. No actix types: handlers parse
+//! HTTP into the request types here and map the results back.
+
+use std::sync::Arc;
+
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::crypto::csrf::CsrfKey;
+use crate::crypto::keys::{Alg, KeyRing, SigningKey, StoredKey};
+use crate::crypto::random;
+use crate::secret::Secret;
+use crate::storage::Store;
+
+pub mod authorize;
+pub mod clients;
+pub mod consent;
+pub mod discovery;
+pub mod error;
+pub mod login;
+pub mod params;
+pub mod scope;
+pub mod token;
+pub mod userinfo;
+pub mod users;
+
+pub use error::{Error, ErrorCode, OAuthError, Result};
+
+/// Everything a request needs, built once at start and shared read-only.
+#[derive(Debug)]
+pub struct Provider {
+    pub config: Config,
+    pub store: Store,
+    pub clock: SharedClock,
+    pub keys: KeyRing,
+    pub csrf: CsrfKey,
+    pub discovery_json: String,
+}
+
+impl Provider {
+    /// Loads (or on first start creates) the signing keys and CSRF key from the
+    /// store, so every instance on the same database uses the same ones.
+    pub fn new(config: Config, store: Store, clock: SharedClock) -> Result<Arc<Self>> {
+        let keys = load_or_create_keys(&store, clock.now())?;
+        let csrf = CsrfKey::new(Secret::new(
+            store.server_secret("csrf_key", || random::token(32))?,
+        ));
+        let discovery_json = discovery::document(&config);
+        Ok(Arc::new(Self { config, store, clock, keys, csrf, discovery_json }))
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    /// `{issuer}{path}`, for endpoint URLs and `iss`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.config.issuer_base(), path)
+    }
+}
+
+fn load_or_create_keys(store: &Store, now: i64) -> Result<KeyRing> {
+    let mut stored = store.signing_keys()?;
+    let mut created = false;
+    for alg in [Alg::RS256, Alg::ES256] {
+        if !stored.iter().any(|k| k.alg == alg) {
+            let key = StoredKey::generate(alg)?;
+            store.insert_signing_key(&key, now)?;
+            tracing::info!(kid = %key.kid, alg = alg.name(), "signing key created");
+            created = true;
+        }
+    }
+    if created {
+        // Re-read: if another instance created keys at the same moment, the
+        // newest-first order makes every instance pick the same signer.
+        stored = store.signing_keys()?;
+    }
+    let keys = stored.iter().map(SigningKey::load).collect::<Result<Vec<_>, _>>()?;
+    Ok(KeyRing::new(keys))
+}

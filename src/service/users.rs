@@ -1,0 +1,145 @@
+//! User accounts: creation, password changes and credential checks.
+
+use super::Result;
+use crate::clock::Clock;
+use crate::crypto::{password, random};
+use crate::ids::UserId;
+use crate::secret::Secret;
+use crate::storage::Store;
+use crate::storage::users::UserRecord;
+
+#[derive(Debug)]
+pub struct NewUser {
+    pub username: String,
+    pub password: Secret,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub admin: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UserError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("no user named {0:?}")]
+    NotFound(String),
+    #[error(transparent)]
+    Service(#[from] super::Error),
+}
+
+impl From<crate::storage::StoreError> for UserError {
+    fn from(e: crate::storage::StoreError) -> Self {
+        UserError::Service(e.into())
+    }
+}
+
+pub const MIN_PASSWORD_LEN: usize = 8;
+
+fn check_password_policy(password: &Secret) -> std::result::Result<(), UserError> {
+    if password.expose().chars().count() < MIN_PASSWORD_LEN {
+        return Err(UserError::Invalid(format!(
+            "a password needs at least {MIN_PASSWORD_LEN} characters"
+        )));
+    }
+    Ok(())
+}
+
+fn check_username(username: &str) -> std::result::Result<(), UserError> {
+    let ok = !username.is_empty()
+        && username.chars().count() <= 64
+        && !username.chars().any(|c| c.is_whitespace() || c.is_control());
+    if ok {
+        Ok(())
+    } else {
+        Err(UserError::Invalid(
+            "a username is 1 to 64 characters without spaces or control characters".into(),
+        ))
+    }
+}
+
+/// Creates a user; hashes the password (slow: call off the async executor).
+pub fn add(store: &Store, clock: &dyn Clock, new: NewUser) -> std::result::Result<UserId, UserError> {
+    check_username(&new.username)?;
+    check_password_policy(&new.password)?;
+    let hash = password::hash(&new.password).map_err(super::Error::from)?;
+    let now = clock.now();
+    let record = UserRecord {
+        id: random::id(),
+        username: new.username.clone(),
+        password_hash: hash,
+        email: new.email,
+        email_verified: false,
+        name: new.name,
+        is_admin: new.admin,
+        disabled: false,
+        created_at: now,
+        updated_at: now,
+    };
+    store.insert_user(&record).map_err(|e| match &e {
+        crate::storage::StoreError::Query(q) if crate::storage::is_unique_violation(q) => {
+            UserError::Invalid(format!("a user named {:?} already exists", new.username))
+        }
+        _ => e.into(),
+    })?;
+    tracing::info!(user_id = %record.id, admin = new.admin, "user created");
+    Ok(UserId::new(record.id))
+}
+
+/// Sets a new password and revokes every session and grant of the user.
+pub fn set_password(
+    store: &Store,
+    clock: &dyn Clock,
+    username: &str,
+    new_password: &Secret,
+) -> std::result::Result<(), UserError> {
+    check_password_policy(new_password)?;
+    let user = store
+        .user_by_username(username)?
+        .ok_or_else(|| UserError::NotFound(username.to_owned()))?;
+    let hash = password::hash(new_password).map_err(super::Error::from)?;
+    store.set_password(&user.id, &hash, clock.now())?;
+    tracing::info!(user_id = %user.id, "password changed; sessions and grants revoked");
+    Ok(())
+}
+
+/// Checks a username and password. Unknown users cost the same argon2 work
+/// as known ones, and disabled users fail like wrong passwords.
+pub fn verify_credentials(store: &Store, username: &str, pw: &Secret) -> Result<Option<UserRecord>> {
+    match store.user_by_username(username)? {
+        Some(user) => {
+            let ok = password::verify(pw, &user.password_hash);
+            Ok((ok && !user.disabled).then_some(user))
+        }
+        None => {
+            password::verify_dummy(pw);
+            Ok(None)
+        }
+    }
+}
+
+/// On a first start with no admin, creates `admin` with the given password
+/// or a generated one. Returns the generated password so the caller can show
+/// it once.
+pub fn bootstrap_admin(
+    store: &Store,
+    clock: &dyn Clock,
+    password: Option<Secret>,
+) -> std::result::Result<Option<Secret>, UserError> {
+    if store.count_admins()? > 0 {
+        return Ok(None);
+    }
+    let generated = password.is_none();
+    let password = password.unwrap_or_else(|| Secret::new(random::token(18)));
+    add(
+        store,
+        clock,
+        NewUser {
+            username: "admin".into(),
+            password: password.clone(),
+            email: None,
+            name: Some("Administrator".into()),
+            admin: true,
+        },
+    )?;
+    Ok(generated.then_some(password))
+}

@@ -1,0 +1,44 @@
+//! Remembered consent decisions, one row per user and client.
+
+use diesel::prelude::*;
+
+use super::schema::consents;
+use super::{Store, StoreResult};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = consents)]
+pub struct ConsentRecord {
+    pub scope: String,
+    pub updated_at: i64,
+}
+
+impl Store {
+    pub fn consent(&self, user_id: &str, client_id: &str) -> StoreResult<Option<ConsentRecord>> {
+        Ok(consents::table
+            .find((user_id, client_id))
+            .select(ConsentRecord::as_select())
+            .first(&mut *self.conn()?)
+            .optional()?)
+    }
+
+    /// Records the consented scope set. Written as update-then-insert rather
+    /// than a dialect-specific upsert so it runs unchanged on every backend.
+    pub fn save_consent(&self, user_id: &str, client_id: &str, scope: &str, now: i64) -> StoreResult<()> {
+        self.conn()?.transaction(|conn| {
+            let n = diesel::update(consents::table.find((user_id, client_id)))
+                .set((consents::scope.eq(scope), consents::updated_at.eq(now)))
+                .execute(conn)?;
+            if n == 0 {
+                diesel::insert_into(consents::table)
+                    .values((
+                        consents::user_id.eq(user_id),
+                        consents::client_id.eq(client_id),
+                        consents::scope.eq(scope),
+                        consents::updated_at.eq(now),
+                    ))
+                    .execute(conn)?;
+            }
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,50 @@
+//! Validated authorization requests waiting for the user to log in or consent.
+//! Kept in the database so any instance can continue the flow.
+
+use diesel::prelude::*;
+
+use super::schema::pending_requests;
+use super::{Store, StoreResult};
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = pending_requests)]
+pub struct PendingRecord {
+    pub id: String,
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub scope: String,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub response_mode: String,
+    pub prompt: Option<String>,
+    pub max_age: Option<i64>,
+    pub login_hint: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+impl Store {
+    pub fn insert_pending(&self, pending: &PendingRecord) -> StoreResult<()> {
+        diesel::insert_into(pending_requests::table)
+            .values(pending)
+            .execute(&mut *self.conn()?)?;
+        Ok(())
+    }
+
+    pub fn pending(&self, id: &str, now: i64) -> StoreResult<Option<PendingRecord>> {
+        Ok(pending_requests::table
+            .find(id)
+            .filter(pending_requests::expires_at.gt(now))
+            .select(PendingRecord::as_select())
+            .first(&mut *self.conn()?)
+            .optional()?)
+    }
+
+    /// Removes a finished request; true only for the caller that removed it,
+    /// so a double-submitted form cannot finish the same request twice.
+    pub fn take_pending(&self, id: &str) -> StoreResult<bool> {
+        let n = diesel::delete(pending_requests::table.find(id)).execute(&mut *self.conn()?)?;
+        Ok(n == 1)
+    }
+}

@@ -1,0 +1,138 @@
+//! Diesel table definitions, kept by hand in step with `migrations/`.
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        username -> Text,
+        password_hash -> Text,
+        email -> Nullable<Text>,
+        email_verified -> Bool,
+        name -> Nullable<Text>,
+        is_admin -> Bool,
+        disabled -> Bool,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    clients (id) {
+        id -> Text,
+        name -> Text,
+        secret_hash -> Nullable<Text>,
+        first_party -> Bool,
+        redirect_uris -> Text,
+        post_logout_redirect_uris -> Text,
+        allowed_scopes -> Text,
+        grant_types -> Text,
+        disabled -> Bool,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    login_sessions (id) {
+        id -> Text,
+        secret_hash -> Text,
+        user_id -> Text,
+        auth_time -> BigInt,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    pending_requests (id) {
+        id -> Text,
+        client_id -> Text,
+        redirect_uri -> Text,
+        scope -> Text,
+        state -> Nullable<Text>,
+        nonce -> Nullable<Text>,
+        code_challenge -> Nullable<Text>,
+        response_mode -> Text,
+        prompt -> Nullable<Text>,
+        max_age -> Nullable<BigInt>,
+        login_hint -> Nullable<Text>,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    consents (user_id, client_id) {
+        user_id -> Text,
+        client_id -> Text,
+        scope -> Text,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    grants (id) {
+        id -> Text,
+        client_id -> Text,
+        user_id -> Nullable<Text>,
+        session_id -> Nullable<Text>,
+        scope -> Text,
+        auth_time -> Nullable<BigInt>,
+        created_at -> BigInt,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    authorization_codes (code_hash) {
+        code_hash -> Text,
+        grant_id -> Text,
+        redirect_uri -> Text,
+        nonce -> Nullable<Text>,
+        code_challenge -> Nullable<Text>,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    access_tokens (jti) {
+        jti -> Text,
+        grant_id -> Nullable<Text>,
+        client_id -> Text,
+        expires_at -> BigInt,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    signing_keys (kid) {
+        kid -> Text,
+        alg -> Text,
+        private_key -> Text,
+        created_at -> BigInt,
+        active -> Bool,
+    }
+}
+
+diesel::table! {
+    server_secrets (name) {
+        name -> Text,
+        value -> Text,
+    }
+}
+
+diesel::joinable!(login_sessions -> users (user_id));
+diesel::joinable!(authorization_codes -> grants (grant_id));
+diesel::joinable!(grants -> clients (client_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    clients,
+    login_sessions,
+    pending_requests,
+    consents,
+    grants,
+    authorization_codes,
+    access_tokens,
+    signing_keys,
+    server_secrets,
+);

@@ -1,0 +1,77 @@
+//! User accounts.
+
+use diesel::prelude::*;
+
+use super::schema::{grants, login_sessions, users};
+use super::{Store, StoreResult};
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = users)]
+pub struct UserRecord {
+    pub id: String,
+    pub username: String,
+    /// argon2id PHC string; never leaves the service layer.
+    pub password_hash: String,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub name: Option<String>,
+    pub is_admin: bool,
+    pub disabled: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl Store {
+    pub fn insert_user(&self, user: &UserRecord) -> StoreResult<()> {
+        diesel::insert_into(users::table).values(user).execute(&mut *self.conn()?)?;
+        Ok(())
+    }
+
+    pub fn user_by_username(&self, username: &str) -> StoreResult<Option<UserRecord>> {
+        Ok(users::table
+            .filter(users::username.eq(username))
+            .select(UserRecord::as_select())
+            .first(&mut *self.conn()?)
+            .optional()?)
+    }
+
+    pub fn user_by_id(&self, id: &str) -> StoreResult<Option<UserRecord>> {
+        Ok(users::table
+            .find(id)
+            .select(UserRecord::as_select())
+            .first(&mut *self.conn()?)
+            .optional()?)
+    }
+
+    pub fn count_admins(&self) -> StoreResult<i64> {
+        Ok(users::table
+            .filter(users::is_admin.eq(true))
+            .count()
+            .get_result(&mut *self.conn()?)?)
+    }
+
+    /// Sets a new password hash and, in the same transaction, ends every login
+    /// session and revokes every grant of the user, so no session or token
+    /// obtained with the old password survives. Returns false for no such user.
+    pub fn set_password(&self, user_id: &str, hash: &str, now: i64) -> StoreResult<bool> {
+        self.conn()?.transaction(|conn| {
+            let updated = diesel::update(users::table.find(user_id))
+                .set((users::password_hash.eq(hash), users::updated_at.eq(now)))
+                .execute(conn)?;
+            if updated == 0 {
+                return Ok(false);
+            }
+            diesel::delete(login_sessions::table.filter(login_sessions::user_id.eq(user_id)))
+                .execute(conn)?;
+            let user_grants: Vec<String> = grants::table
+                .filter(grants::user_id.eq(user_id))
+                .filter(grants::revoked_at.is_null())
+                .select(grants::id)
+                .load(conn)?;
+            for grant in user_grants {
+                super::grants::revoke_grant_in(conn, &grant, now)?;
+            }
+            Ok(true)
+        })
+    }
+}
