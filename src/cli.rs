@@ -19,7 +19,11 @@ use crate::service::users::{self, NewUser};
 pub const ADMIN_PASSWORD_ENV: &str = "PORTCULLIS_ADMIN_PASSWORD";
 
 #[derive(Debug, Parser)]
-#[command(name = "portcullis", version, about = "An OpenID Connect identity provider")]
+#[command(
+    name = "portcullis",
+    version,
+    about = "An OpenID Connect identity provider"
+)]
 pub struct Cli {
     /// A TOML config file layered over the defaults.
     #[arg(long, global = true, env = "PORTCULLIS_CONFIG")]
@@ -123,7 +127,10 @@ fn run(cli: Cli) -> Result<(), String> {
     let overrides = Overrides {
         issuer: cli.issuer.clone(),
         server: cli.bind.clone().map(|bind| ServerOverrides { bind }),
-        database: cli.database_url.clone().map(|url| DatabaseOverrides { url }),
+        database: cli
+            .database_url
+            .clone()
+            .map(|url| DatabaseOverrides { url }),
     };
     let config = Config::load(cli.config.as_deref(), &overrides).map_err(|e| e.to_string())?;
     server::init_tracing(&config.log.filter);
@@ -159,8 +166,11 @@ fn serve(config: Config) -> Result<(), String> {
         database = %crate::config::redact_url(&provider.config.database.url),
         "portcullis is serving"
     );
-    let server = server::build(provider, listener, server::Signals::Handle).map_err(|e| e.to_string())?;
-    actix_web::rt::System::new().block_on(server).map_err(|e| e.to_string())
+    let server =
+        server::build(provider, listener, server::Signals::Handle).map_err(|e| e.to_string())?;
+    actix_web::rt::System::new()
+        .block_on(server)
+        .map_err(|e| e.to_string())
 }
 
 fn read_stdin_line(what: &str) -> Result<Secret, String> {
@@ -179,15 +189,31 @@ fn read_stdin_line(what: &str) -> Result<Secret, String> {
 fn user(config: Config, cmd: UserCommand) -> Result<(), String> {
     let store = server::open_store(&config).map_err(|e| e.to_string())?;
     match cmd {
-        UserCommand::Add { username, email, name, admin, password_stdin: _ } => {
+        UserCommand::Add {
+            username,
+            email,
+            name,
+            admin,
+            password_stdin: _,
+        } => {
             let password = read_stdin_line("password")?;
-            let new = NewUser { username: username.clone(), password, email, name, admin };
+            let new = NewUser {
+                username: username.clone(),
+                password,
+                email,
+                name,
+                admin,
+            };
             let id = users::add(&store, &SystemClock, new).map_err(|e| e.to_string())?;
             println!("created user {username} (sub {id})");
         }
-        UserCommand::SetPassword { username, password_stdin: _ } => {
+        UserCommand::SetPassword {
+            username,
+            password_stdin: _,
+        } => {
             let password = read_stdin_line("password")?;
-            users::set_password(&store, &SystemClock, &username, &password).map_err(|e| e.to_string())?;
+            users::set_password(&store, &SystemClock, &username, &password)
+                .map_err(|e| e.to_string())?;
             println!("password changed for {username}; their sessions and tokens are revoked");
         }
     }
@@ -198,7 +224,11 @@ fn client(config: Config, cmd: ClientCommand) -> Result<(), String> {
     let store = server::open_store(&config).map_err(|e| e.to_string())?;
     match cmd {
         ClientCommand::Add(args) => {
-            let secret = if args.secret_stdin { Some(read_stdin_line("client secret")?) } else { None };
+            let secret = if args.secret_stdin {
+                Some(read_stdin_line("client secret")?)
+            } else {
+                None
+            };
             let new = NewClient {
                 id: args.id,
                 name: args.name,
@@ -210,7 +240,8 @@ fn client(config: Config, cmd: ClientCommand) -> Result<(), String> {
                 secret,
             };
             let generated = new.secret.is_none();
-            let (id, secret) = clients::register(&store, SystemClock.now(), new).map_err(|e| e.to_string())?;
+            let (id, secret) =
+                clients::register(&store, SystemClock.now(), new).map_err(|e| e.to_string())?;
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "client_id: {id}");
             match secret {
@@ -231,7 +262,11 @@ fn client(config: Config, cmd: ClientCommand) -> Result<(), String> {
             let mut out = std::io::stdout().lock();
             for record in clients {
                 let c = Client::from_record(record);
-                let kind = if c.is_public() { "public" } else { "confidential" };
+                let kind = if c.is_public() {
+                    "public"
+                } else {
+                    "confidential"
+                };
                 let _ = writeln!(
                     out,
                     "{}\t{}\t{kind}{}\t{}",

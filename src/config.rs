@@ -147,19 +147,32 @@ impl Config {
             )));
         }
         let ttls = [
-            ("tokens.authorization_code_ttl_secs", self.tokens.authorization_code_ttl_secs),
-            ("tokens.access_token_ttl_secs", self.tokens.access_token_ttl_secs),
+            (
+                "tokens.authorization_code_ttl_secs",
+                self.tokens.authorization_code_ttl_secs,
+            ),
+            (
+                "tokens.access_token_ttl_secs",
+                self.tokens.access_token_ttl_secs,
+            ),
             ("tokens.id_token_ttl_secs", self.tokens.id_token_ttl_secs),
             ("session.ttl_secs", self.session.ttl_secs),
-            ("session.pending_request_ttl_secs", self.session.pending_request_ttl_secs),
+            (
+                "session.pending_request_ttl_secs",
+                self.session.pending_request_ttl_secs,
+            ),
         ];
         for (name, value) in ttls {
             if value <= 0 {
-                return Err(ConfigError::Invalid(format!("{name} must be a positive number of seconds")));
+                return Err(ConfigError::Invalid(format!(
+                    "{name} must be a positive number of seconds"
+                )));
             }
         }
         if self.database.pool_size == 0 {
-            return Err(ConfigError::Invalid("database.pool_size must be at least 1".into()));
+            return Err(ConfigError::Invalid(
+                "database.pool_size must be at least 1".into(),
+            ));
         }
         Ok(())
     }

@@ -40,7 +40,10 @@ impl CsrfKey {
     }
 
     pub fn check(&self, purpose: &str, binding: &Secret, request: &str, presented: &str) -> bool {
-        ct_eq(self.token(purpose, binding, request).as_bytes(), presented.as_bytes())
+        ct_eq(
+            self.token(purpose, binding, request).as_bytes(),
+            presented.as_bytes(),
+        )
     }
 }
 

@@ -18,7 +18,12 @@ pub enum JwtError {
     Sign(josekit::JoseError),
 }
 
-pub fn sign(ring: &KeyRing, alg: Alg, typ: &str, claims: Map<String, Value>) -> Result<String, JwtError> {
+pub fn sign(
+    ring: &KeyRing,
+    alg: Alg,
+    typ: &str,
+    claims: Map<String, Value>,
+) -> Result<String, JwtError> {
     let key = ring.signing_key(alg).ok_or(JwtError::NoKey(alg))?;
     let mut header = JwsHeader::new();
     header.set_token_type(typ);
@@ -35,10 +40,9 @@ pub fn verify(
     typ: &str,
     allowed: &[Alg],
 ) -> Result<Map<String, Value>, JwtError> {
-    let (payload, _) = jwt::decode_with_verifier_selector(token, |header| {
-        Ok(select(ring, header, typ, allowed))
-    })
-    .map_err(|_| JwtError::Invalid)?;
+    let (payload, _) =
+        jwt::decode_with_verifier_selector(token, |header| Ok(select(ring, header, typ, allowed)))
+            .map_err(|_| JwtError::Invalid)?;
     Ok(payload.claims_set().clone())
 }
 
@@ -50,7 +54,9 @@ fn select<'a>(
 ) -> Option<&'a dyn JwsVerifier> {
     let presented_typ = header.token_type()?;
     // RFC 9068 2.1 allows the media type with or without "application/".
-    let presented_typ = presented_typ.strip_prefix("application/").unwrap_or(presented_typ);
+    let presented_typ = presented_typ
+        .strip_prefix("application/")
+        .unwrap_or(presented_typ);
     if !presented_typ.eq_ignore_ascii_case(typ) {
         return None;
     }

@@ -70,8 +70,16 @@ impl StoredKey {
                 josekit::jwk::alg::ec::EcKeyPair::generate(EcCurve::P256)?.to_der_private_key()
             }
         };
-        let kid = format!("{}-{}", alg.name().to_lowercase(), crate::crypto::random::token(9));
-        Ok(Self { kid, alg, private_der_b64: STANDARD.encode(der) })
+        let kid = format!(
+            "{}-{}",
+            alg.name().to_lowercase(),
+            crate::crypto::random::token(9)
+        );
+        Ok(Self {
+            kid,
+            alg,
+            private_der_b64: STANDARD.encode(der),
+        })
     }
 }
 
@@ -88,7 +96,10 @@ pub struct SigningKey {
 
 impl fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SigningKey").field("kid", &self.kid).field("alg", &self.alg).finish()
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .finish()
     }
 }
 
@@ -116,7 +127,13 @@ impl SigningKey {
             Alg::RS256 => Box::new(RS256.verifier_from_jwk(&public_jwk)?),
             Alg::ES256 => Box::new(ES256.verifier_from_jwk(&public_jwk)?),
         };
-        Ok(Self { kid: stored.kid.clone(), alg: stored.alg, signer, verifier, public_jwk })
+        Ok(Self {
+            kid: stored.kid.clone(),
+            alg: stored.alg,
+            signer,
+            verifier,
+            public_jwk,
+        })
     }
 
     pub fn signer(&self) -> &dyn JwsSigner {

@@ -36,9 +36,8 @@ pub fn verify(password: &Secret, phc: &str) -> bool {
 /// response time does not reveal which usernames are registered.
 pub fn verify_dummy(password: &Secret) {
     static DUMMY: OnceLock<String> = OnceLock::new();
-    let phc = DUMMY.get_or_init(|| {
-        hash(&Secret::new(crate::crypto::random::token(16))).unwrap_or_default()
-    });
+    let phc = DUMMY
+        .get_or_init(|| hash(&Secret::new(crate::crypto::random::token(16))).unwrap_or_default());
     let _ = verify(password, phc);
 }
 

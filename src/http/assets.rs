@@ -1,19 +1,22 @@
 //! Static files compiled into the binary, so pages load nothing from
 //! another host.
 
+use actix_web::HttpResponse;
 use actix_web::http::header;
 use actix_web::web::{self, ServiceConfig};
-use actix_web::HttpResponse;
 
 const STYLE: &str = include_str!("../../static/style.css");
 const FORM_POST_JS: &str = include_str!("../../static/form_post.js");
 
 pub fn routes(cfg: &mut ServiceConfig) {
-    cfg.route("/static/style.css", web::get().to(|| async { asset("text/css; charset=utf-8", STYLE) }))
-        .route(
-            "/static/form_post.js",
-            web::get().to(|| async { asset("text/javascript; charset=utf-8", FORM_POST_JS) }),
-        );
+    cfg.route(
+        "/static/style.css",
+        web::get().to(|| async { asset("text/css; charset=utf-8", STYLE) }),
+    )
+    .route(
+        "/static/form_post.js",
+        web::get().to(|| async { asset("text/javascript; charset=utf-8", FORM_POST_JS) }),
+    );
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> HttpResponse {

@@ -27,11 +27,20 @@ async fn get_authorize(p: Data<Provider>, req: HttpRequest) -> Result<HttpRespon
 }
 
 /// OpenID Connect Core 3.1.2.1 allows the request as a form POST too.
-async fn post_authorize(p: Data<Provider>, req: HttpRequest, body: Bytes) -> Result<HttpResponse, PageError> {
+async fn post_authorize(
+    p: Data<Provider>,
+    req: HttpRequest,
+    body: Bytes,
+) -> Result<HttpResponse, PageError> {
     start(p, &req, Params::parse(&body), true).await
 }
 
-async fn start(p: Data<Provider>, req: &HttpRequest, params: Params, posted: bool) -> Result<HttpResponse, PageError> {
+async fn start(
+    p: Data<Provider>,
+    req: &HttpRequest,
+    params: Params,
+    posted: bool,
+) -> Result<HttpResponse, PageError> {
     let session = cookies::read(req, cookies::SESSION);
     let outcome = blocking(&p, move |p| authorize::start(p, &params, session.as_ref())).await?;
     Ok(respond(&p, outcome, posted))
@@ -42,26 +51,42 @@ struct ContinueQuery {
     request: String,
 }
 
-async fn get_continue(p: Data<Provider>, req: HttpRequest, q: Query<ContinueQuery>) -> Result<HttpResponse, PageError> {
+async fn get_continue(
+    p: Data<Provider>,
+    req: HttpRequest,
+    q: Query<ContinueQuery>,
+) -> Result<HttpResponse, PageError> {
     let session = cookies::read(&req, cookies::SESSION);
     let request = q.into_inner().request;
-    let outcome = blocking(&p, move |p| authorize::resume(p, &request, session.as_ref())).await?;
+    let outcome = blocking(&p, move |p| {
+        authorize::resume(p, &request, session.as_ref())
+    })
+    .await?;
     Ok(respond(&p, outcome, false))
 }
 
 /// Turns a flow outcome into a browser response. After a POST the redirect
 /// is 303 so the browser does not resend the form (RFC 9700 4.12).
 pub(super) fn respond(p: &Provider, outcome: Outcome, after_post: bool) -> HttpResponse {
-    let status = if after_post { StatusCode::SEE_OTHER } else { StatusCode::FOUND };
+    let status = if after_post {
+        StatusCode::SEE_OTHER
+    } else {
+        StatusCode::FOUND
+    };
     match outcome {
         Outcome::Page(e) => pages::render(StatusCode::BAD_REQUEST, &ErrorPage::new(e.message())),
         Outcome::Login(request) => redirect(status, &p.url(&format!("/login?request={request}"))),
-        Outcome::Consent(request) => redirect(status, &p.url(&format!("/consent?request={request}"))),
+        Outcome::Consent(request) => {
+            redirect(status, &p.url(&format!("/consent?request={request}")))
+        }
         Outcome::Respond(r) => match r.mode {
             ResponseMode::Query => redirect(status, &r.location()),
             ResponseMode::FormPost => pages::render(
                 StatusCode::OK,
-                &FormPostPage { action: &r.redirect_uri, fields: &r.params },
+                &FormPostPage {
+                    action: &r.redirect_uri,
+                    fields: &r.params,
+                },
             ),
         },
     }

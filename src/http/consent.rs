@@ -27,21 +27,34 @@ struct ConsentQuery {
     request: String,
 }
 
-async fn get_consent(p: Data<Provider>, req: HttpRequest, q: Query<ConsentQuery>) -> Result<HttpResponse, PageError> {
+async fn get_consent(
+    p: Data<Provider>,
+    req: HttpRequest,
+    q: Query<ConsentQuery>,
+) -> Result<HttpResponse, PageError> {
     let session = cookies::read(&req, cookies::SESSION);
     let request = q.into_inner().request;
     let view = blocking(&p, move |p| consent::page(p, &request, session.as_ref())).await?;
     Ok(match view {
         View::Show(v) => pages::render(
             StatusCode::OK,
-            &ConsentPage { request: &v.request, csrf: &v.csrf, client_name: &v.client_name, scopes: &v.scopes },
+            &ConsentPage {
+                request: &v.request,
+                csrf: &v.csrf,
+                client_name: &v.client_name,
+                scopes: &v.scopes,
+            },
         ),
         View::Login(request) => respond(&p, Outcome::Login(request), false),
         View::Page(e) => respond(&p, Outcome::Page(e), false),
     })
 }
 
-async fn post_consent(p: Data<Provider>, req: HttpRequest, body: Bytes) -> Result<HttpResponse, PageError> {
+async fn post_consent(
+    p: Data<Provider>,
+    req: HttpRequest,
+    body: Bytes,
+) -> Result<HttpResponse, PageError> {
     let params = Params::parse(&body);
     let decision = match params.get("decision") {
         Some("approve") => Decision::Approve,
@@ -51,7 +64,10 @@ async fn post_consent(p: Data<Provider>, req: HttpRequest, body: Bytes) -> Resul
     let request = params.get("request").unwrap_or_default().to_owned();
     let csrf = params.get("csrf").unwrap_or_default().to_owned();
     let session = cookies::read(&req, cookies::SESSION);
-    let outcome = blocking(&p, move |p| consent::decide(p, &request, session.as_ref(), &csrf, decision)).await?;
+    let outcome = blocking(&p, move |p| {
+        consent::decide(p, &request, session.as_ref(), &csrf, decision)
+    })
+    .await?;
     match outcome {
         DecideOutcome::Done(outcome) => Ok(respond(&p, outcome, true)),
         DecideOutcome::BadCsrf => Err(PageError::bad_request(

@@ -15,10 +15,17 @@ pub const SESSION: &str = "portcullis_session";
 pub const BROWSER: &str = "portcullis_browser";
 
 pub fn read(req: &HttpRequest, name: &str) -> Option<Secret> {
-    req.cookie(name).map(|c| Secret::new(c.value())).filter(|s| !s.is_empty())
+    req.cookie(name)
+        .map(|c| Secret::new(c.value()))
+        .filter(|s| !s.is_empty())
 }
 
-pub fn build(config: &Config, name: &'static str, value: &Secret, max_age_secs: i64) -> Cookie<'static> {
+pub fn build(
+    config: &Config,
+    name: &'static str,
+    value: &Secret,
+    max_age_secs: i64,
+) -> Cookie<'static> {
     Cookie::build(name, value.expose().to_owned())
         .path("/")
         .http_only(true)
@@ -39,3 +46,11 @@ pub fn browser(req: &HttpRequest) -> (Secret, bool) {
 
 /// A year: the browser cookie carries no authority of its own.
 pub const BROWSER_MAX_AGE: i64 = 365 * 24 * 3600;
+
+/// Adds a cookie to a response. A cookie built by [`build`] always encodes
+/// as a header value, so the error case cannot occur.
+pub fn set(res: &mut actix_web::HttpResponse, cookie: &Cookie<'_>) {
+    if res.add_cookie(cookie).is_err() {
+        tracing::error!(cookie = cookie.name(), "cookie could not be encoded");
+    }
+}

@@ -2,16 +2,22 @@
 //! /.well-known/oauth-authorization-server (RFC 8414 3) and /jwks (RFC 7517).
 //! All three are serialized once at start.
 
+use actix_web::HttpResponse;
 use actix_web::http::header;
 use actix_web::web::{self, Data, ServiceConfig};
-use actix_web::HttpResponse;
 
 use crate::service::Provider;
 
 pub fn routes(cfg: &mut ServiceConfig) {
-    cfg.route("/.well-known/openid-configuration", web::get().to(get_discovery))
-        .route("/.well-known/oauth-authorization-server", web::get().to(get_discovery))
-        .route("/jwks", web::get().to(get_jwks));
+    cfg.route(
+        "/.well-known/openid-configuration",
+        web::get().to(get_discovery),
+    )
+    .route(
+        "/.well-known/oauth-authorization-server",
+        web::get().to(get_discovery),
+    )
+    .route("/jwks", web::get().to(get_jwks));
 }
 
 async fn get_discovery(p: Data<Provider>) -> HttpResponse {

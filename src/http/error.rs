@@ -44,14 +44,20 @@ impl From<BearerError> for ApiError {
 #[derive(Debug, thiserror::Error)]
 pub enum PageError {
     #[error("{message}")]
-    Shown { status: StatusCode, message: &'static str },
+    Shown {
+        status: StatusCode,
+        message: &'static str,
+    },
     #[error("{0}")]
     Service(#[from] service::Error),
 }
 
 impl PageError {
     pub fn bad_request(message: &'static str) -> Self {
-        PageError::Shown { status: StatusCode::BAD_REQUEST, message }
+        PageError::Shown {
+            status: StatusCode::BAD_REQUEST,
+            message,
+        }
     }
 }
 
@@ -82,7 +88,9 @@ fn oauth_json(status: StatusCode, e: &OAuthError) -> HttpResponse {
 
 /// A quoted-string safe value for WWW-Authenticate parameters.
 fn quoted(s: &str) -> String {
-    s.chars().filter(|c| (' '..='~').contains(c) && *c != '"' && *c != '\\').collect()
+    s.chars()
+        .filter(|c| (' '..='~').contains(c) && *c != '"' && *c != '\\')
+        .collect()
 }
 
 impl ResponseError for ApiError {
@@ -151,7 +159,9 @@ impl ResponseError for PageError {
 
     fn error_response(&self) -> HttpResponse {
         match self {
-            PageError::Shown { status, message } => pages::render(*status, &ErrorPage::new(message)),
+            PageError::Shown { status, message } => {
+                pages::render(*status, &ErrorPage::new(message))
+            }
             PageError::Service(e) => {
                 let (status, request_id) = server_fault(e);
                 let page = ErrorPage::with_request_id(status, request_id);

@@ -36,7 +36,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
     token::routes(cfg);
     userinfo::routes(cfg);
     assets::routes(cfg);
-    cfg.route("/healthz", web::get().to(|| async { HttpResponse::Ok().body("ok") }));
+    cfg.route(
+        "/healthz",
+        web::get().to(|| async { HttpResponse::Ok().body("ok") }),
+    );
 }
 
 /// Access log: method, path, status, latency. Never the query string

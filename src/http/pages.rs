@@ -58,7 +58,11 @@ pub struct ErrorPage {
 
 impl ErrorPage {
     pub fn new(message: &'static str) -> Self {
-        Self { title: "Something is wrong with this request", message, request_id: None }
+        Self {
+            title: "Something is wrong with this request",
+            message,
+            request_id: None,
+        }
     }
 
     pub fn with_request_id(status: StatusCode, request_id: String) -> Self {
@@ -67,7 +71,11 @@ impl ErrorPage {
         } else {
             "The server could not complete this request."
         };
-        Self { title: "Server error", message, request_id: Some(request_id) }
+        Self {
+            title: "Server error",
+            message,
+            request_id: Some(request_id),
+        }
     }
 }
 

@@ -14,9 +14,16 @@ pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(web::resource("/token").route(web::post().to(post_token)));
 }
 
-async fn post_token(p: Data<Provider>, req: HttpRequest, body: Bytes) -> Result<HttpResponse, ApiError> {
+async fn post_token(
+    p: Data<Provider>,
+    req: HttpRequest,
+    body: Bytes,
+) -> Result<HttpResponse, ApiError> {
     if !is_form(&req) {
-        return Err(OAuthError::invalid_request("the body must be application/x-www-form-urlencoded").into());
+        return Err(OAuthError::invalid_request(
+            "the body must be application/x-www-form-urlencoded",
+        )
+        .into());
     }
     let params = Params::parse(&body);
     let creds = ClientCredentials::from_request(authorization(&req), &params)?;
@@ -33,5 +40,8 @@ pub(super) fn is_form(req: &HttpRequest) -> bool {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+        .is_some_and(|v| {
+            v.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
 }

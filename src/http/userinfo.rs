@@ -25,7 +25,11 @@ async fn get_userinfo(p: Data<Provider>, req: HttpRequest) -> Result<HttpRespons
     answer(p, token).await
 }
 
-async fn post_userinfo(p: Data<Provider>, req: HttpRequest, body: Bytes) -> Result<HttpResponse, ApiError> {
+async fn post_userinfo(
+    p: Data<Provider>,
+    req: HttpRequest,
+    body: Bytes,
+) -> Result<HttpResponse, ApiError> {
     let form = is_form(&req).then(|| Params::parse(&body));
     let token = bearer(&req, form.as_ref())?;
     answer(p, token).await
@@ -33,12 +37,16 @@ async fn post_userinfo(p: Data<Provider>, req: HttpRequest, body: Bytes) -> Resu
 
 async fn answer(p: Data<Provider>, token: String) -> Result<HttpResponse, ApiError> {
     let claims = blocking(&p, move |p| userinfo::userinfo(p, &token)).await?;
-    Ok(HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).json(claims))
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(claims))
 }
 
 /// Exactly one token, from the header or the form body.
 fn bearer(req: &HttpRequest, form: Option<&Params>) -> Result<String, ApiError> {
-    let in_query = Params::parse(req.query_string().as_bytes()).get("access_token").is_some();
+    let in_query = Params::parse(req.query_string().as_bytes())
+        .get("access_token")
+        .is_some();
     if in_query {
         return Err(BearerError::Rejected(OAuthError::invalid_request(
             "access tokens are not accepted in the query string",
@@ -47,7 +55,9 @@ fn bearer(req: &HttpRequest, form: Option<&Params>) -> Result<String, ApiError> 
     }
     let header = authorization(req).and_then(|h| {
         let (scheme, token) = h.trim().split_once(' ')?;
-        scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned())
+        scheme
+            .eq_ignore_ascii_case("bearer")
+            .then(|| token.trim().to_owned())
     });
     let body = form.and_then(|f| f.get("access_token")).map(str::to_owned);
     match (header, body) {

@@ -62,7 +62,11 @@ impl ResponseMode {
     }
 
     fn parse(s: &str) -> Self {
-        if s == "form_post" { Self::FormPost } else { Self::Query }
+        if s == "form_post" {
+            Self::FormPost
+        } else {
+            Self::Query
+        }
     }
 }
 
@@ -82,7 +86,11 @@ impl ClientResponse {
         for (k, v) in &self.params {
             ser.append_pair(k, v);
         }
-        let sep = if self.redirect_uri.contains('?') { '&' } else { '?' };
+        let sep = if self.redirect_uri.contains('?') {
+            '&'
+        } else {
+            '?'
+        };
         format!("{}{sep}{}", self.redirect_uri, ser.finish())
     }
 }
@@ -125,10 +133,16 @@ impl Target {
     }
 
     fn error(&self, p: &Provider, e: OAuthError) -> Outcome {
-        tracing::debug!(error = e.code.as_str(), "authorization request answered with error");
+        tracing::debug!(
+            error = e.code.as_str(),
+            "authorization request answered with error"
+        );
         self.respond(
             p,
-            vec![("error", e.code.as_str().to_owned()), ("error_description", e.description.into_owned())],
+            vec![
+                ("error", e.code.as_str().to_owned()),
+                ("error_description", e.description.into_owned()),
+            ],
         )
     }
 }
@@ -141,7 +155,9 @@ pub fn start(p: &Provider, params: &Params, session: Option<&Secret>) -> Result<
     };
     let target = Target {
         redirect_uri,
-        mode: params.get("response_mode").map_or(ResponseMode::Query, ResponseMode::parse),
+        mode: params
+            .get("response_mode")
+            .map_or(ResponseMode::Query, ResponseMode::parse),
         state: params.get("state").map(str::to_owned),
     };
     let pending = match validate(p, &client, params, &target) {
@@ -149,18 +165,36 @@ pub fn start(p: &Provider, params: &Params, session: Option<&Secret>) -> Result<
         Err(e) => return Ok(target.error(p, e)),
     };
     p.store.insert_pending(&pending)?;
-    proceed(p, &client, &pending, session)
+    proceed(p, &client, &pending, session, false)
 }
 
-/// After login or consent: continue the pending request.
+/// After login: continue the pending request.
 pub fn resume(p: &Provider, request: &str, session: Option<&Secret>) -> Result<Outcome> {
+    resume_with(p, request, session, false)
+}
+
+/// After the user approved the consent page for this very request.
+pub(super) fn resume_after_consent(
+    p: &Provider,
+    request: &str,
+    session: &Secret,
+) -> Result<Outcome> {
+    resume_with(p, request, Some(session), true)
+}
+
+fn resume_with(
+    p: &Provider,
+    request: &str,
+    session: Option<&Secret>,
+    consented: bool,
+) -> Result<Outcome> {
     let Some(pending) = p.store.pending(request, p.now())? else {
         return Ok(Outcome::Page(PageError::RequestExpired));
     };
     let Some(client) = live_client(p, &pending.client_id)? else {
         return Ok(Outcome::Page(PageError::UnknownClient));
     };
-    proceed(p, &client, &pending, session)
+    proceed(p, &client, &pending, session, consented)
 }
 
 /// Ends a pending request with access_denied (the user said no).
@@ -173,7 +207,10 @@ pub(super) fn deny(p: &Provider, pending: &PendingRecord) -> Result<Outcome> {
 }
 
 fn live_client(p: &Provider, id: &str) -> Result<Option<Client>> {
-    Ok(p.store.client(id)?.map(Client::from_record).filter(|c| !c.disabled))
+    Ok(p.store
+        .client(id)?
+        .map(Client::from_record)
+        .filter(|c| !c.disabled))
 }
 
 /// client_id and redirect_uri, checked before anything may redirect.
@@ -212,10 +249,16 @@ fn validate(
 ) -> std::result::Result<PendingRecord, OAuthError> {
     params.reject_repeated()?;
     if params.get("request").is_some() {
-        return Err(OAuthError::new(ErrorCode::RequestNotSupported, "request objects are not supported"));
+        return Err(OAuthError::new(
+            ErrorCode::RequestNotSupported,
+            "request objects are not supported",
+        ));
     }
     if params.get("request_uri").is_some() {
-        return Err(OAuthError::new(ErrorCode::RequestUriNotSupported, "request_uri is not supported"));
+        return Err(OAuthError::new(
+            ErrorCode::RequestUriNotSupported,
+            "request_uri is not supported",
+        ));
     }
     match params.get("response_mode") {
         None | Some("query") | Some("form_post") => {}
@@ -236,7 +279,14 @@ fn validate(
             "this client may not use the authorization code flow",
         ));
     }
-    for name in ["state", "nonce", "login_hint", "prompt", "scope", "code_challenge"] {
+    for name in [
+        "state",
+        "nonce",
+        "login_hint",
+        "prompt",
+        "scope",
+        "code_challenge",
+    ] {
         if params.get(name).is_some_and(|v| v.len() > MAX_PARAM_LEN) {
             return Err(OAuthError::invalid_request(format!("{name} is too long")));
         }
@@ -246,12 +296,9 @@ fn validate(
     let prompt = parse_prompt(params.get("prompt"))?;
     let max_age = match params.get("max_age") {
         None => None,
-        Some(v) => Some(
-            v.parse::<i64>()
-                .ok()
-                .filter(|m| *m >= 0)
-                .ok_or_else(|| OAuthError::invalid_request("max_age must be a non-negative integer"))?,
-        ),
+        Some(v) => Some(v.parse::<i64>().ok().filter(|m| *m >= 0).ok_or_else(|| {
+            OAuthError::invalid_request("max_age must be a non-negative integer")
+        })?),
     };
     let now = p.now();
     Ok(PendingRecord {
@@ -266,6 +313,7 @@ fn validate(
         prompt,
         max_age,
         login_hint: params.get("login_hint").map(str::to_owned),
+        authenticated_session_id: None,
         created_at: now,
         expires_at: now + p.config.session.pending_request_ttl_secs,
     })
@@ -273,10 +321,21 @@ fn validate(
 
 /// The requested scopes the client is allowed (RFC 6749 3.3 lets the server
 /// narrow a request; the token response reports what was granted).
-fn granted_scope(client: &Client, requested: Option<&str>) -> std::result::Result<Scope, OAuthError> {
-    let requested = requested.ok_or_else(|| OAuthError::new(ErrorCode::InvalidScope, "scope is required"))?;
-    if !requested.split(' ').filter(|s| !s.is_empty()).all(scope::is_valid_token) {
-        return Err(OAuthError::new(ErrorCode::InvalidScope, "scope has invalid characters"));
+fn granted_scope(
+    client: &Client,
+    requested: Option<&str>,
+) -> std::result::Result<Scope, OAuthError> {
+    let requested =
+        requested.ok_or_else(|| OAuthError::new(ErrorCode::InvalidScope, "scope is required"))?;
+    if !requested
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .all(scope::is_valid_token)
+    {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidScope,
+            "scope has invalid characters",
+        ));
     }
     let granted = Scope::parse(requested).intersection(&client.allowed_scopes);
     if granted.is_empty() {
@@ -289,27 +348,37 @@ fn granted_scope(client: &Client, requested: Option<&str>) -> std::result::Resul
 }
 
 /// RFC 7636 4.3 with S256 only; public clients must use it (RFC 9700 2.1.1).
-fn pkce_challenge(client: &Client, params: &Params) -> std::result::Result<Option<String>, OAuthError> {
+fn pkce_challenge(
+    client: &Client,
+    params: &Params,
+) -> std::result::Result<Option<String>, OAuthError> {
     let challenge = params.get("code_challenge");
     let method = params.get("code_challenge_method");
     match (challenge, method) {
-        (None, None) if client.is_public() => {
-            Err(OAuthError::invalid_request("public clients must use PKCE (code_challenge with S256)"))
-        }
+        (None, None) if client.is_public() => Err(OAuthError::invalid_request(
+            "public clients must use PKCE (code_challenge with S256)",
+        )),
         (None, None) => Ok(None),
-        (None, Some(_)) => Err(OAuthError::invalid_request("code_challenge_method without code_challenge")),
+        (None, Some(_)) => Err(OAuthError::invalid_request(
+            "code_challenge_method without code_challenge",
+        )),
         // An absent method means "plain" (RFC 7636 4.3), which we refuse.
-        (Some(_), None) | (Some(_), Some("plain")) => {
-            Err(OAuthError::invalid_request("code_challenge_method must be S256; plain is not allowed"))
-        }
-        (Some(_), Some(m)) if m != "S256" => {
-            Err(OAuthError::invalid_request("unsupported code_challenge_method"))
-        }
+        (Some(_), None) | (Some(_), Some("plain")) => Err(OAuthError::invalid_request(
+            "code_challenge_method must be S256; plain is not allowed",
+        )),
+        (Some(_), Some(m)) if m != "S256" => Err(OAuthError::invalid_request(
+            "unsupported code_challenge_method",
+        )),
         (Some(c), Some(_)) => {
             // base64url of a SHA-256 digest is exactly 43 characters.
             let ok = c.len() == 43
-                && c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-            if ok { Ok(Some(c.to_owned())) } else { Err(OAuthError::invalid_request("malformed code_challenge")) }
+                && c.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if ok {
+                Ok(Some(c.to_owned()))
+            } else {
+                Err(OAuthError::invalid_request("malformed code_challenge"))
+            }
         }
     }
 }
@@ -326,14 +395,20 @@ fn parse_prompt(value: Option<&str>) -> std::result::Result<Option<String>, OAut
     let prompt = prompt_flags(Some(value))
         .ok_or_else(|| OAuthError::invalid_request("unsupported prompt value"))?;
     if prompt.none && value.split(' ').filter(|v| !v.is_empty()).count() > 1 {
-        return Err(OAuthError::invalid_request("prompt=none cannot be combined with other values"));
+        return Err(OAuthError::invalid_request(
+            "prompt=none cannot be combined with other values",
+        ));
     }
     Ok(Some(value.to_owned()))
 }
 
 fn prompt_flags(value: Option<&str>) -> Option<Prompt> {
     let mut prompt = Prompt::default();
-    for v in value.unwrap_or_default().split(' ').filter(|v| !v.is_empty()) {
+    for v in value
+        .unwrap_or_default()
+        .split(' ')
+        .filter(|v| !v.is_empty())
+    {
         match v {
             "none" => prompt.none = true,
             "login" => prompt.login = true,
@@ -346,12 +421,14 @@ fn prompt_flags(value: Option<&str>) -> Option<Prompt> {
     Some(prompt)
 }
 
-/// Decides the next step for a validated, stored request.
+/// Decides the next step for a validated, stored request. `consented` is
+/// true right after the user approved this request on the consent page.
 fn proceed(
     p: &Provider,
     client: &Client,
     pending: &PendingRecord,
     session_cookie: Option<&Secret>,
+    consented: bool,
 ) -> Result<Outcome> {
     let target = Target::from_pending(pending);
     let prompt = prompt_flags(pending.prompt.as_deref()).unwrap_or_default();
@@ -368,7 +445,7 @@ fn proceed(
         }
         None => return Ok(Outcome::Login(request)),
     };
-    if consent_needed(p, client, pending, prompt, &session)? {
+    if !consented && consent_needed(p, client, pending, prompt, &session)? {
         if prompt.none {
             return finish_with_error(p, pending, &target, ErrorCode::ConsentRequired);
         }
@@ -387,20 +464,21 @@ fn login_needed(
 ) -> Result<Option<ErrorCode>> {
     // A login that happened during this request satisfies prompt=login and a
     // mismatched hint; without this the user would loop on the login page.
-    let fresh = session.auth_time >= pending.created_at;
+    let fresh = pending.authenticated_session_id.as_deref() == Some(session.id.as_str());
     if prompt.login && !fresh {
         return Ok(Some(ErrorCode::LoginRequired));
     }
-    if pending.max_age.is_some_and(|max| p.now() - session.auth_time > max) {
+    if pending
+        .max_age
+        .is_some_and(|max| p.now() - session.auth_time > max)
+    {
         return Ok(Some(ErrorCode::LoginRequired));
     }
-    if let Some(hint) = &pending.login_hint {
-        if !fresh {
-            let user = p.store.user_by_id(&session.user_id)?;
-            if user.is_none_or(|u| &u.username != hint) {
-                // Another account is signed in: choosing is an interaction.
-                return Ok(Some(ErrorCode::InteractionRequired));
-            }
+    if let Some(hint) = pending.login_hint.as_ref().filter(|_| !fresh) {
+        let user = p.store.user_by_id(&session.user_id)?;
+        if user.is_none_or(|u| &u.username != hint) {
+            // Another account is signed in: choosing is an interaction.
+            return Ok(Some(ErrorCode::InteractionRequired));
         }
     }
     Ok(None)
@@ -413,18 +491,25 @@ fn consent_needed(
     prompt: Prompt,
     session: &SessionRecord,
 ) -> Result<bool> {
-    let consent = p.store.consent(&session.user_id, client.id.as_str())?;
+    // prompt=consent asks even when consent is on record or the client is
+    // first-party; the approval itself arrives as `consented` in `proceed`.
     if prompt.consent {
-        return Ok(consent.is_none_or(|c| c.updated_at < pending.created_at));
+        return Ok(true);
     }
     if client.first_party {
         return Ok(false);
     }
+    let consent = p.store.consent(&session.user_id, client.id.as_str())?;
     let requested = Scope::parse(&pending.scope);
     Ok(consent.is_none_or(|c| !requested.is_subset(&Scope::parse(&c.scope))))
 }
 
-fn finish_with_error(p: &Provider, pending: &PendingRecord, target: &Target, code: ErrorCode) -> Result<Outcome> {
+fn finish_with_error(
+    p: &Provider,
+    pending: &PendingRecord,
+    target: &Target,
+    code: ErrorCode,
+) -> Result<Outcome> {
     if !p.store.take_pending(&pending.id)? {
         return Ok(Outcome::Page(PageError::RequestExpired));
     }
@@ -437,7 +522,12 @@ fn finish_with_error(p: &Provider, pending: &PendingRecord, target: &Target, cod
 }
 
 /// Creates the grant and its single-use code, and answers the client.
-fn issue_code(p: &Provider, pending: &PendingRecord, session: &SessionRecord, target: &Target) -> Result<Outcome> {
+fn issue_code(
+    p: &Provider,
+    pending: &PendingRecord,
+    session: &SessionRecord,
+    target: &Target,
+) -> Result<Outcome> {
     // Removing the pending request first makes a double submit harmless:
     // only one caller gets past this line.
     if !p.store.take_pending(&pending.id)? {

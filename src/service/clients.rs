@@ -64,7 +64,10 @@ impl Client {
 
     fn secret_matches(&self, presented: &Secret) -> bool {
         match &self.secret_hash {
-            Some(stored) => ct_eq(random::sha256_hex(presented.expose()).as_bytes(), stored.as_bytes()),
+            Some(stored) => ct_eq(
+                random::sha256_hex(presented.expose()).as_bytes(),
+                stored.as_bytes(),
+            ),
             None => false,
         }
     }
@@ -116,17 +119,27 @@ pub fn validate_redirect_uri(uri: &str) -> std::result::Result<(), String> {
     match url.scheme() {
         "https" => Ok(()),
         "http" if loopback => Ok(()),
-        _ => Err(format!("{uri:?} must use https (http is allowed only for 127.0.0.1 and [::1])")),
+        _ => Err(format!(
+            "{uri:?} must use https (http is allowed only for 127.0.0.1 and [::1])"
+        )),
     }
 }
 
 /// How the client presented itself at a client-authenticated endpoint.
 #[derive(Debug)]
 pub enum ClientCredentials {
-    Basic { id: String, secret: Secret },
-    Post { id: String, secret: Secret },
+    Basic {
+        id: String,
+        secret: Secret,
+    },
+    Post {
+        id: String,
+        secret: Secret,
+    },
     /// Public client: identifies itself, proves nothing.
-    None { id: String },
+    None {
+        id: String,
+    },
     Missing,
 }
 
@@ -142,17 +155,28 @@ impl ClientCredentials {
         if let Some(header) = authorization {
             let (id, secret) = parse_basic(header).ok_or_else(OAuthError::invalid_client)?;
             if body_secret.is_some() {
-                return Err(OAuthError::invalid_request("use only one client authentication method"));
+                return Err(OAuthError::invalid_request(
+                    "use only one client authentication method",
+                ));
             }
             if body_id.is_some_and(|b| b != id) {
-                return Err(OAuthError::invalid_request("client_id does not match the credentials"));
+                return Err(OAuthError::invalid_request(
+                    "client_id does not match the credentials",
+                ));
             }
             return Ok(Self::Basic { id, secret });
         }
         Ok(match (body_id, body_secret) {
-            (Some(id), Some(secret)) => Self::Post { id: id.to_owned(), secret: Secret::new(secret) },
+            (Some(id), Some(secret)) => Self::Post {
+                id: id.to_owned(),
+                secret: Secret::new(secret),
+            },
             (Some(id), None) => Self::None { id: id.to_owned() },
-            (None, Some(_)) => return Err(OAuthError::invalid_request("client_secret without client_id")),
+            (None, Some(_)) => {
+                return Err(OAuthError::invalid_request(
+                    "client_secret without client_id",
+                ));
+            }
             (None, None) => Self::Missing,
         })
     }
@@ -251,9 +275,15 @@ pub fn register(
         return Err(RegisterError::Invalid("a client needs a name".into()));
     }
     if new.redirect_uris.is_empty() {
-        return Err(RegisterError::Invalid("a client needs at least one redirect URI".into()));
+        return Err(RegisterError::Invalid(
+            "a client needs at least one redirect URI".into(),
+        ));
     }
-    for uri in new.redirect_uris.iter().chain(&new.post_logout_redirect_uris) {
+    for uri in new
+        .redirect_uris
+        .iter()
+        .chain(&new.post_logout_redirect_uris)
+    {
         validate_redirect_uri(uri).map_err(RegisterError::Invalid)?;
     }
     let id = new.id.unwrap_or_else(random::id);
@@ -263,17 +293,23 @@ pub fn register(
         ));
     }
     if new.public && new.secret.is_some() {
-        return Err(RegisterError::Invalid("a public client has no secret".into()));
+        return Err(RegisterError::Invalid(
+            "a public client has no secret".into(),
+        ));
     }
     let secret = match (new.public, new.secret) {
         (true, _) => None,
         (false, Some(s)) if s.expose().len() < 32 => {
-            return Err(RegisterError::Invalid("a client secret needs at least 32 characters".into()));
+            return Err(RegisterError::Invalid(
+                "a client secret needs at least 32 characters".into(),
+            ));
         }
         (false, Some(s)) => Some(s),
         (false, None) => Some(Secret::new(random::prefixed_secret("pcs_"))),
     };
-    let scopes = new.scopes.unwrap_or_else(|| "openid profile email offline_access".into());
+    let scopes = new
+        .scopes
+        .unwrap_or_else(|| "openid profile email offline_access".into());
     let record = ClientRecord {
         id: id.clone(),
         name: new.name.trim().to_owned(),
@@ -322,14 +358,38 @@ mod tests {
 
     #[test]
     fn loopback_port_may_differ() {
-        assert!(redirect_uri_matches("http://127.0.0.1/cb", "http://127.0.0.1:51000/cb"));
-        assert!(redirect_uri_matches("http://127.0.0.1:8000/cb", "http://127.0.0.1:9/cb"));
-        assert!(redirect_uri_matches("http://[::1]/cb", "http://[::1]:4000/cb"));
-        assert!(!redirect_uri_matches("http://127.0.0.1/cb", "http://127.0.0.1:1/cb2"));
-        assert!(!redirect_uri_matches("http://127.0.0.1/cb", "http://127.0.0.1:99999/cb"));
-        assert!(!redirect_uri_matches("http://127.0.0.1/cb", "http://127.0.0.1:80@evil/cb"));
-        assert!(!redirect_uri_matches("http://127.0.0.1/cb", "http://127.0.0.1.evil/cb"));
-        assert!(!redirect_uri_matches("https://127.0.0.1/cb", "https://127.0.0.1:5/cb"));
+        assert!(redirect_uri_matches(
+            "http://127.0.0.1/cb",
+            "http://127.0.0.1:51000/cb"
+        ));
+        assert!(redirect_uri_matches(
+            "http://127.0.0.1:8000/cb",
+            "http://127.0.0.1:9/cb"
+        ));
+        assert!(redirect_uri_matches(
+            "http://[::1]/cb",
+            "http://[::1]:4000/cb"
+        ));
+        assert!(!redirect_uri_matches(
+            "http://127.0.0.1/cb",
+            "http://127.0.0.1:1/cb2"
+        ));
+        assert!(!redirect_uri_matches(
+            "http://127.0.0.1/cb",
+            "http://127.0.0.1:99999/cb"
+        ));
+        assert!(!redirect_uri_matches(
+            "http://127.0.0.1/cb",
+            "http://127.0.0.1:80@evil/cb"
+        ));
+        assert!(!redirect_uri_matches(
+            "http://127.0.0.1/cb",
+            "http://127.0.0.1.evil/cb"
+        ));
+        assert!(!redirect_uri_matches(
+            "https://127.0.0.1/cb",
+            "https://127.0.0.1:5/cb"
+        ));
     }
 
     #[test]

@@ -64,14 +64,20 @@ pub fn decide(
     decision: Decision,
 ) -> Result<DecideOutcome> {
     let Some(pending) = p.store.pending(request, p.now())? else {
-        return Ok(DecideOutcome::Done(Outcome::Page(PageError::RequestExpired)));
+        return Ok(DecideOutcome::Done(Outcome::Page(
+            PageError::RequestExpired,
+        )));
     };
-    let Some(cookie) = cookie else { return Ok(DecideOutcome::BadCsrf) };
+    let Some(cookie) = cookie else {
+        return Ok(DecideOutcome::BadCsrf);
+    };
     if !p.csrf.check(CSRF_CONSENT, cookie, &pending.id, csrf) {
         return Ok(DecideOutcome::BadCsrf);
     }
     let Some(session) = login::current_session(p, Some(cookie))? else {
-        return Ok(DecideOutcome::Done(Outcome::Login(RequestId::new(pending.id))));
+        return Ok(DecideOutcome::Done(Outcome::Login(RequestId::new(
+            pending.id,
+        ))));
     };
     match decision {
         Decision::Deny => {
@@ -84,9 +90,18 @@ pub fn decide(
             if let Some(previous) = previous {
                 scope = scope.union(&Scope::parse(&previous.scope));
             }
-            p.store.save_consent(&session.user_id, &pending.client_id, &scope.to_string(), p.now())?;
+            p.store.save_consent(
+                &session.user_id,
+                &pending.client_id,
+                &scope.to_string(),
+                p.now(),
+            )?;
             tracing::info!(client_id = %pending.client_id, user_id = %session.user_id, "consent given");
-            Ok(DecideOutcome::Done(authorize::resume(p, &pending.id, Some(cookie))?))
+            Ok(DecideOutcome::Done(authorize::resume_after_consent(
+                p,
+                &pending.id,
+                cookie,
+            )?))
         }
     }
 }

@@ -2,12 +2,12 @@
 //! openidconnect crate's types and serialized once at start.
 
 use openidconnect::core::{
-    CoreClaimName, CoreClientAuthMethod, CoreGrantType, CoreJwsSigningAlgorithm,
-    CoreResponseMode, CoreResponseType, CoreSubjectIdentifierType,
+    CoreClaimName, CoreClientAuthMethod, CoreGrantType, CoreJwsSigningAlgorithm, CoreResponseMode,
+    CoreResponseType, CoreSubjectIdentifierType,
 };
 use openidconnect::{
-    AdditionalProviderMetadata, AuthUrl, IssuerUrl, JsonWebKeySetUrl, ProviderMetadata, ResponseTypes, Scope,
-    TokenUrl, UserInfoUrl,
+    AdditionalProviderMetadata, AuthUrl, IssuerUrl, JsonWebKeySetUrl, ProviderMetadata,
+    ResponseTypes, Scope, TokenUrl, UserInfoUrl,
 };
 use serde::{Deserialize, Serialize};
 
@@ -39,8 +39,20 @@ type Metadata = ProviderMetadata<
 >;
 
 pub const CLAIMS: &[&str] = &[
-    "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid", "name",
-    "preferred_username", "updated_at", "email", "email_verified",
+    "sub",
+    "iss",
+    "aud",
+    "exp",
+    "iat",
+    "auth_time",
+    "nonce",
+    "at_hash",
+    "sid",
+    "name",
+    "preferred_username",
+    "updated_at",
+    "email",
+    "email_verified",
 ];
 
 fn signing_alg(alg: Alg) -> CoreJwsSigningAlgorithm {
@@ -84,7 +96,10 @@ pub fn document(config: &Config) -> String {
     )
     .set_token_endpoint(Some(token))
     .set_userinfo_endpoint(Some(userinfo))
-    .set_response_modes_supported(Some(vec![CoreResponseMode::Query, CoreResponseMode::FormPost]))
+    .set_response_modes_supported(Some(vec![
+        CoreResponseMode::Query,
+        CoreResponseMode::FormPost,
+    ]))
     .set_grant_types_supported(Some(vec![CoreGrantType::AuthorizationCode]))
     .set_token_endpoint_auth_methods_supported(Some(vec![
         CoreClientAuthMethod::ClientSecretBasic,
@@ -92,9 +107,17 @@ pub fn document(config: &Config) -> String {
         CoreClientAuthMethod::None,
     ]))
     .set_scopes_supported(Some(
-        crate::service::scope::KNOWN.iter().map(|(s, _)| Scope::new((*s).to_owned())).collect(),
+        crate::service::scope::KNOWN
+            .iter()
+            .map(|(s, _)| Scope::new((*s).to_owned()))
+            .collect(),
     ))
-    .set_claims_supported(Some(CLAIMS.iter().map(|c| CoreClaimName::new((*c).to_owned())).collect()))
+    .set_claims_supported(Some(
+        CLAIMS
+            .iter()
+            .map(|c| CoreClaimName::new((*c).to_owned()))
+            .collect(),
+    ))
     .set_request_parameter_supported(Some(false))
     .set_request_uri_parameter_supported(Some(false));
     serde_json::to_string(&metadata).unwrap_or_default()

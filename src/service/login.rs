@@ -20,8 +20,11 @@ pub struct LoginContext {
 
 /// The live session behind a session cookie, if any.
 pub fn current_session(p: &Provider, cookie: Option<&Secret>) -> Result<Option<SessionRecord>> {
-    let Some(cookie) = cookie else { return Ok(None) };
-    Ok(p.store.live_session(&random::sha256_hex(cookie.expose()), p.now())?)
+    let Some(cookie) = cookie else {
+        return Ok(None);
+    };
+    Ok(p.store
+        .live_session(&random::sha256_hex(cookie.expose()), p.now())?)
 }
 
 /// The pending request a login form belongs to; `None` when it is unknown or
@@ -30,23 +33,36 @@ pub fn pending_for_login(p: &Provider, request: &str) -> Result<Option<(PendingR
     if request.is_empty() {
         return Ok(None);
     }
-    let Some(pending) = p.store.pending(request, p.now())? else { return Ok(None) };
-    let client_name = p.store.client(&pending.client_id)?.map(|c| c.name).unwrap_or_default();
+    let Some(pending) = p.store.pending(request, p.now())? else {
+        return Ok(None);
+    };
+    let client_name = p
+        .store
+        .client(&pending.client_id)?
+        .map(|c| c.name)
+        .unwrap_or_default();
     Ok(Some((pending, client_name)))
 }
 
 pub fn context(p: &Provider, request: &str) -> Result<LoginContext> {
     Ok(match pending_for_login(p, request)? {
-        Some((pending, client_name)) => {
-            LoginContext { client_name: Some(client_name), login_hint: pending.login_hint }
-        }
-        None => LoginContext { client_name: None, login_hint: None },
+        Some((pending, client_name)) => LoginContext {
+            client_name: Some(client_name),
+            login_hint: pending.login_hint,
+        },
+        None => LoginContext {
+            client_name: None,
+            login_hint: None,
+        },
     })
 }
 
 pub enum LoginOutcome {
     /// Logged in: the new session cookie secret.
-    Success { cookie: Secret, user: UserRecord },
+    Success {
+        cookie: Secret,
+        user: UserRecord,
+    },
     BadCredentials,
     BadCsrf,
 }
@@ -71,10 +87,8 @@ pub fn login(
     if !p.csrf.check(CSRF_LOGIN, browser, &form.request, &form.csrf) {
         return Ok(LoginOutcome::BadCsrf);
     }
-    let client_id = match pending_for_login(p, &form.request)? {
-        Some((pending, _)) => Some(pending.client_id),
-        None => None,
-    };
+    let pending = pending_for_login(p, &form.request)?.map(|(pending, _)| pending);
+    let client_id = pending.as_ref().map(|r| r.client_id.clone());
     let Some(user) = super::users::verify_credentials(&p.store, &form.username, &form.password)?
     else {
         tracing::info!(client_id = client_id.as_deref(), "login failed");
@@ -94,6 +108,10 @@ pub fn login(
         expires_at: now + p.config.session.ttl_secs,
     };
     p.store.insert_session(&session)?;
+    if let Some(pending) = &pending {
+        p.store
+            .mark_pending_authenticated(&pending.id, &session.id)?;
+    }
     tracing::info!(user_id = %user.id, client_id = client_id.as_deref(), "login succeeded");
     Ok(LoginOutcome::Success { cookie, user })
 }

@@ -45,7 +45,14 @@ impl Provider {
             store.server_secret("csrf_key", || random::token(32))?,
         ));
         let discovery_json = discovery::document(&config);
-        Ok(Arc::new(Self { config, store, clock, keys, csrf, discovery_json }))
+        Ok(Arc::new(Self {
+            config,
+            store,
+            clock,
+            keys,
+            csrf,
+            discovery_json,
+        }))
     }
 
     pub fn now(&self) -> i64 {
@@ -74,6 +81,9 @@ fn load_or_create_keys(store: &Store, now: i64) -> Result<KeyRing> {
         // newest-first order makes every instance pick the same signer.
         stored = store.signing_keys()?;
     }
-    let keys = stored.iter().map(SigningKey::load).collect::<Result<Vec<_>, _>>()?;
+    let keys = stored
+        .iter()
+        .map(SigningKey::load)
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(KeyRing::new(keys))
 }

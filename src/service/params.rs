@@ -86,6 +86,10 @@ mod tests {
     fn error_text_is_printable_ascii() {
         let p = Params::parse("x%22%0A\u{e9}=1&x%22%0A\u{e9}=2".as_bytes());
         let e = p.reject_repeated().unwrap_err();
-        assert!(e.description.chars().all(|c| (' '..='~').contains(&c) && c != '"'));
+        assert!(
+            e.description
+                .chars()
+                .all(|c| (' '..='~').contains(&c) && c != '"')
+        );
     }
 }

@@ -7,7 +7,10 @@ pub const KNOWN: &[(&str, &str)] = &[
     ("openid", "Sign you in and know who you are"),
     ("profile", "See your name and username"),
     ("email", "See your email address and whether it is verified"),
-    ("offline_access", "Stay signed in to the app when you are away"),
+    (
+        "offline_access",
+        "Stay signed in to the app when you are away",
+    ),
 ];
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -15,7 +18,12 @@ pub struct Scope(BTreeSet<String>);
 
 impl Scope {
     pub fn parse(s: &str) -> Self {
-        Self(s.split(' ').filter(|p| !p.is_empty()).map(str::to_owned).collect())
+        Self(
+            s.split(' ')
+                .filter(|p| !p.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        )
     }
 
     pub fn contains(&self, name: &str) -> bool {
@@ -69,7 +77,9 @@ impl std::fmt::Display for Scope {
 
 /// RFC 6749 3.3 scope-token syntax: %x21 / %x23-5B / %x5D-7E.
 pub fn is_valid_token(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
 }
 
 #[cfg(test)]
@@ -86,7 +96,12 @@ mod tests {
         let granted = Scope::parse("openid profile");
         assert!(Scope::parse("openid").is_subset(&granted));
         assert!(!Scope::parse("openid email").is_subset(&granted));
-        assert_eq!(Scope::parse("openid email").intersection(&granted).to_string(), "openid");
+        assert_eq!(
+            Scope::parse("openid email")
+                .intersection(&granted)
+                .to_string(),
+            "openid"
+        );
     }
 
     #[test]

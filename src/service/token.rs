@@ -37,7 +37,9 @@ pub fn exchange(p: &Provider, creds: &ClientCredentials, params: &Params) -> Res
 
 fn authorization_code(p: &Provider, client: &Client, params: &Params) -> Result<TokenResponse> {
     if !client.allows_grant(GRANT_AUTHORIZATION_CODE) {
-        return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "grant type not allowed").into());
+        return Err(
+            OAuthError::new(ErrorCode::UnauthorizedClient, "grant type not allowed").into(),
+        );
     }
     let code = params.require("code")?;
     let redirect_uri = params.require("redirect_uri")?;
@@ -57,7 +59,10 @@ fn authorization_code(p: &Provider, client: &Client, params: &Params) -> Result<
         return Err(OAuthError::invalid_grant("the authorization code has expired").into());
     }
     if record.redirect_uri != redirect_uri {
-        return Err(OAuthError::invalid_grant("redirect_uri does not match the authorization request").into());
+        return Err(OAuthError::invalid_grant(
+            "redirect_uri does not match the authorization request",
+        )
+        .into());
     }
     check_pkce(&record, params.get("code_verifier"))?;
     if grant.revoked_at.is_some() {
@@ -70,7 +75,12 @@ fn authorization_code(p: &Provider, client: &Client, params: &Params) -> Result<
     let scope = Scope::parse(&grant.scope);
     let access = mint_access_token(p, client.id.as_str(), &user_id, &scope, Some(&grant.id))?;
     let id_token = if scope.contains("openid") {
-        Some(mint_id_token(p, &grant, record.nonce.as_deref(), &access.token)?)
+        Some(mint_id_token(
+            p,
+            &grant,
+            record.nonce.as_deref(),
+            &access.token,
+        )?)
     } else {
         None
     };
@@ -99,16 +109,24 @@ fn replayed(p: &Provider, grant: &GrantRecord, now: i64) -> super::Error {
 fn check_pkce(record: &CodeRecord, verifier: Option<&str>) -> Result<()> {
     match (&record.code_challenge, verifier) {
         (None, None) => Ok(()),
-        (None, Some(_)) => Err(OAuthError::invalid_grant("code_verifier sent for a code issued without code_challenge").into()),
+        (None, Some(_)) => Err(OAuthError::invalid_grant(
+            "code_verifier sent for a code issued without code_challenge",
+        )
+        .into()),
         (Some(_), None) => Err(OAuthError::invalid_grant("code_verifier is required").into()),
         (Some(challenge), Some(verifier)) => {
             let well_formed = (43..=128).contains(&verifier.len())
-                && verifier.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+                && verifier
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
             let computed = random::sha256_b64url(verifier.as_bytes());
             if well_formed && ct_eq(computed.as_bytes(), challenge.as_bytes()) {
                 Ok(())
             } else {
-                Err(OAuthError::invalid_grant("code_verifier does not match the code_challenge").into())
+                Err(
+                    OAuthError::invalid_grant("code_verifier does not match the code_challenge")
+                        .into(),
+                )
             }
         }
     }
@@ -142,7 +160,12 @@ pub fn mint_access_token(
         "client_id": client_id,
         "scope": scope.to_string(),
     });
-    let token = jwt::sign(&p.keys, p.config.tokens.access_token_alg, "at+jwt", as_map(claims))?;
+    let token = jwt::sign(
+        &p.keys,
+        p.config.tokens.access_token_alg,
+        "at+jwt",
+        as_map(claims),
+    )?;
     p.store.insert_access_token(&AccessTokenRecord {
         jti: jti.clone(),
         grant_id: grant_id.map(str::to_owned),
@@ -150,11 +173,20 @@ pub fn mint_access_token(
         expires_at: now + ttl,
         revoked_at: None,
     })?;
-    Ok(MintedAccessToken { token, jti, expires_in: ttl })
+    Ok(MintedAccessToken {
+        token,
+        jti,
+        expires_in: ttl,
+    })
 }
 
 /// An ID token (OpenID Connect Core 2) for the grant's user and session.
-pub fn mint_id_token(p: &Provider, grant: &GrantRecord, nonce: Option<&str>, access_token: &str) -> Result<String> {
+pub fn mint_id_token(
+    p: &Provider,
+    grant: &GrantRecord,
+    nonce: Option<&str>,
+    access_token: &str,
+) -> Result<String> {
     let now = p.now();
     let mut claims = as_map(json!({
         "iss": p.config.issuer,
@@ -171,7 +203,12 @@ pub fn mint_id_token(p: &Provider, grant: &GrantRecord, nonce: Option<&str>, acc
     if let Some(nonce) = nonce {
         claims.insert("nonce".into(), Value::String(nonce.to_owned()));
     }
-    Ok(jwt::sign(&p.keys, p.config.tokens.id_token_alg, "JWT", claims)?)
+    Ok(jwt::sign(
+        &p.keys,
+        p.config.tokens.id_token_alg,
+        "JWT",
+        claims,
+    )?)
 }
 
 fn as_map(v: Value) -> Map<String, Value> {

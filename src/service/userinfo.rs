@@ -66,7 +66,14 @@ pub fn validate_access_token(p: &Provider, token: &str) -> Result<AccessClaims, 
         return Err(invalid("the access token has been revoked"));
     }
     let scope = Scope::parse(&str_claim("scope").unwrap_or_default());
-    Ok(AccessClaims { sub, client_id, scope, jti, exp, iat })
+    Ok(AccessClaims {
+        sub,
+        client_id,
+        scope,
+        jti,
+        exp,
+        iat,
+    })
 }
 
 fn audience_contains(aud: Option<&Value>, expected: &str) -> bool {
@@ -87,7 +94,9 @@ pub fn userinfo(p: &Provider, token: &str) -> Result<Value, BearerError> {
         )));
     }
     let Some(user) = p.store.user_by_id(&claims.sub)?.filter(|u| !u.disabled) else {
-        return Err(BearerError::Rejected(OAuthError::invalid_token("the user no longer exists")));
+        return Err(BearerError::Rejected(OAuthError::invalid_token(
+            "the user no longer exists",
+        )));
     };
     let mut out = Map::new();
     out.insert("sub".into(), json!(user.id));

@@ -47,7 +47,9 @@ fn check_password_policy(password: &Secret) -> std::result::Result<(), UserError
 fn check_username(username: &str) -> std::result::Result<(), UserError> {
     let ok = !username.is_empty()
         && username.chars().count() <= 64
-        && !username.chars().any(|c| c.is_whitespace() || c.is_control());
+        && !username
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control());
     if ok {
         Ok(())
     } else {
@@ -58,7 +60,11 @@ fn check_username(username: &str) -> std::result::Result<(), UserError> {
 }
 
 /// Creates a user; hashes the password (slow: call off the async executor).
-pub fn add(store: &Store, clock: &dyn Clock, new: NewUser) -> std::result::Result<UserId, UserError> {
+pub fn add(
+    store: &Store,
+    clock: &dyn Clock,
+    new: NewUser,
+) -> std::result::Result<UserId, UserError> {
     check_username(&new.username)?;
     check_password_policy(&new.password)?;
     let hash = password::hash(&new.password).map_err(super::Error::from)?;
@@ -104,7 +110,11 @@ pub fn set_password(
 
 /// Checks a username and password. Unknown users cost the same argon2 work
 /// as known ones, and disabled users fail like wrong passwords.
-pub fn verify_credentials(store: &Store, username: &str, pw: &Secret) -> Result<Option<UserRecord>> {
+pub fn verify_credentials(
+    store: &Store,
+    username: &str,
+    pw: &Secret,
+) -> Result<Option<UserRecord>> {
     match store.user_by_username(username)? {
         Some(user) => {
             let ok = password::verify(pw, &user.password_hash);

@@ -25,7 +25,9 @@ pub struct ClientRecord {
 
 impl Store {
     pub fn insert_client(&self, client: &ClientRecord) -> StoreResult<()> {
-        diesel::insert_into(clients::table).values(client).execute(&mut *self.conn()?)?;
+        diesel::insert_into(clients::table)
+            .values(client)
+            .execute(&mut *self.conn()?)?;
         Ok(())
     }
 

@@ -23,7 +23,13 @@ impl Store {
 
     /// Records the consented scope set. Written as update-then-insert rather
     /// than a dialect-specific upsert so it runs unchanged on every backend.
-    pub fn save_consent(&self, user_id: &str, client_id: &str, scope: &str, now: i64) -> StoreResult<()> {
+    pub fn save_consent(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        scope: &str,
+        now: i64,
+    ) -> StoreResult<()> {
         self.conn()?.transaction(|conn| {
             let n = diesel::update(consents::table.find((user_id, client_id)))
                 .set((consents::scope.eq(scope), consents::updated_at.eq(now)))

@@ -43,15 +43,26 @@ pub struct AccessTokenRecord {
 }
 
 impl Store {
-    pub fn insert_grant_with_code(&self, grant: &GrantRecord, code: &CodeRecord) -> StoreResult<()> {
+    pub fn insert_grant_with_code(
+        &self,
+        grant: &GrantRecord,
+        code: &CodeRecord,
+    ) -> StoreResult<()> {
         self.conn()?.transaction(|conn| {
-            diesel::insert_into(grants::table).values(grant).execute(conn)?;
-            diesel::insert_into(authorization_codes::table).values(code).execute(conn)?;
+            diesel::insert_into(grants::table)
+                .values(grant)
+                .execute(conn)?;
+            diesel::insert_into(authorization_codes::table)
+                .values(code)
+                .execute(conn)?;
             Ok(())
         })
     }
 
-    pub fn code_with_grant(&self, code_hash: &str) -> StoreResult<Option<(CodeRecord, GrantRecord)>> {
+    pub fn code_with_grant(
+        &self,
+        code_hash: &str,
+    ) -> StoreResult<Option<(CodeRecord, GrantRecord)>> {
         Ok(authorization_codes::table
             .inner_join(grants::table)
             .filter(authorization_codes::code_hash.eq(code_hash))
@@ -74,11 +85,15 @@ impl Store {
     }
 
     pub fn revoke_grant(&self, grant_id: &str, now: i64) -> StoreResult<()> {
-        Ok(self.conn()?.transaction(|conn| revoke_grant_in(conn, grant_id, now))?)
+        Ok(self
+            .conn()?
+            .transaction(|conn| revoke_grant_in(conn, grant_id, now))?)
     }
 
     pub fn insert_access_token(&self, token: &AccessTokenRecord) -> StoreResult<()> {
-        diesel::insert_into(access_tokens::table).values(token).execute(&mut *self.conn()?)?;
+        diesel::insert_into(access_tokens::table)
+            .values(token)
+            .execute(&mut *self.conn()?)?;
         Ok(())
     }
 
@@ -97,9 +112,13 @@ impl Store {
 /// Revokes a grant and every access token issued from it, inside the
 /// caller's transaction.
 pub(crate) fn revoke_grant_in(conn: &mut Conn, grant_id: &str, now: i64) -> QueryResult<()> {
-    diesel::update(grants::table.find(grant_id).filter(grants::revoked_at.is_null()))
-        .set(grants::revoked_at.eq(now))
-        .execute(conn)?;
+    diesel::update(
+        grants::table
+            .find(grant_id)
+            .filter(grants::revoked_at.is_null()),
+    )
+    .set(grants::revoked_at.eq(now))
+    .execute(conn)?;
     diesel::update(
         access_tokens::table
             .filter(access_tokens::grant_id.eq(grant_id))

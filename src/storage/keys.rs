@@ -12,13 +12,21 @@ impl Store {
         let rows: Vec<(String, String, String)> = signing_keys::table
             .filter(signing_keys::active.eq(true))
             .order((signing_keys::created_at.desc(), signing_keys::kid.asc()))
-            .select((signing_keys::kid, signing_keys::alg, signing_keys::private_key))
+            .select((
+                signing_keys::kid,
+                signing_keys::alg,
+                signing_keys::private_key,
+            ))
             .load(&mut *self.conn()?)?;
         rows.into_iter()
             .map(|(kid, alg, private_der_b64)| {
                 let alg = Alg::parse(&alg)
                     .ok_or_else(|| StoreError::Migration(format!("unknown key algorithm {alg}")))?;
-                Ok(StoredKey { kid, alg, private_der_b64 })
+                Ok(StoredKey {
+                    kid,
+                    alg,
+                    private_der_b64,
+                })
             })
             .collect()
     }
@@ -38,7 +46,11 @@ impl Store {
 
     /// The named secret, created from `generate` if absent. When instances
     /// race on first start, the first insert wins and everyone reads it.
-    pub fn server_secret(&self, name: &str, generate: impl FnOnce() -> String) -> StoreResult<String> {
+    pub fn server_secret(
+        &self,
+        name: &str,
+        generate: impl FnOnce() -> String,
+    ) -> StoreResult<String> {
         let mut conn = self.conn()?;
         let existing = server_secrets::table
             .find(name)
@@ -49,7 +61,10 @@ impl Store {
             return Ok(value);
         }
         let insert = diesel::insert_into(server_secrets::table)
-            .values((server_secrets::name.eq(name), server_secrets::value.eq(generate())))
+            .values((
+                server_secrets::name.eq(name),
+                server_secrets::value.eq(generate()),
+            ))
             .execute(&mut *conn);
         match insert {
             Ok(_) => {}

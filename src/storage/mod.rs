@@ -78,10 +78,11 @@ impl Store {
     /// Opens the pool and applies pending migrations.
     pub fn open(url: &str, pool_size: u32, timeout: Duration) -> StoreResult<Self> {
         let path = sqlite_path(url).ok_or(StoreError::UnsupportedUrl)?;
-        if let Some(dir) = std::path::Path::new(path).parent() {
-            if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(dir).map_err(|e| StoreError::Migration(e.to_string()))?;
-            }
+        let dir = std::path::Path::new(path)
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty());
+        if let Some(dir) = dir {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::Migration(e.to_string()))?;
         }
         enable_wal(path)?;
         let pool = Pool::builder()
@@ -122,10 +123,7 @@ fn sqlite_path(url: &str) -> Option<&str> {
 pub(crate) fn is_unique_violation(e: &diesel::result::Error) -> bool {
     matches!(
         e,
-        diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::UniqueViolation,
-            _
-        )
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
     )
 }
 

@@ -20,6 +20,7 @@ pub struct PendingRecord {
     pub prompt: Option<String>,
     pub max_age: Option<i64>,
     pub login_hint: Option<String>,
+    pub authenticated_session_id: Option<String>,
     pub created_at: i64,
     pub expires_at: i64,
 }
@@ -39,6 +40,14 @@ impl Store {
             .select(PendingRecord::as_select())
             .first(&mut *self.conn()?)
             .optional()?)
+    }
+
+    /// Records that the user logged in for this request.
+    pub fn mark_pending_authenticated(&self, id: &str, session_id: &str) -> StoreResult<()> {
+        diesel::update(pending_requests::table.find(id))
+            .set(pending_requests::authenticated_session_id.eq(session_id))
+            .execute(&mut *self.conn()?)?;
+        Ok(())
     }
 
     /// Removes a finished request; true only for the caller that removed it,

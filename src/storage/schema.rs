@@ -54,6 +54,7 @@ diesel::table! {
         prompt -> Nullable<Text>,
         max_age -> Nullable<BigInt>,
         login_hint -> Nullable<Text>,
+        authenticated_session_id -> Nullable<Text>,
         created_at -> BigInt,
         expires_at -> BigInt,
     }

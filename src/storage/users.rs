@@ -23,7 +23,9 @@ pub struct UserRecord {
 
 impl Store {
     pub fn insert_user(&self, user: &UserRecord) -> StoreResult<()> {
-        diesel::insert_into(users::table).values(user).execute(&mut *self.conn()?)?;
+        diesel::insert_into(users::table)
+            .values(user)
+            .execute(&mut *self.conn()?)?;
         Ok(())
     }
 

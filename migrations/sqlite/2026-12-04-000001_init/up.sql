@@ -54,6 +54,9 @@ CREATE TABLE pending_requests (
     prompt TEXT,
     max_age BIGINT,
     login_hint TEXT,
+    -- The session that logged in while this request waited, so prompt=login
+    -- and a mismatched login_hint are satisfied exactly once.
+    authenticated_session_id TEXT,
     created_at BIGINT NOT NULL,
     expires_at BIGINT NOT NULL
 );

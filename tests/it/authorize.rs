@@ -1,0 +1,303 @@
+//! The authorization endpoint's checks: which errors get a page, which
+//! redirect, and what they carry.
+
+use crate::support::browser::{hidden, location, unescape};
+use crate::support::{
+    self, Browser, Callback, ClientSpec, PASSWORD, TestServer, authorize_url, pkce,
+};
+
+fn assert_error_page(res: reqwest::blocking::Response) {
+    assert_eq!(res.status(), 400);
+    assert!(
+        location(&res).is_none(),
+        "an unverified redirect_uri must never be redirected to"
+    );
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+}
+
+fn raw_authorize(server: &TestServer, query: &str) -> reqwest::blocking::Response {
+    support::http()
+        .get(server.url(&format!("/authorize?{query}")))
+        .send()
+        .unwrap()
+}
+
+fn enc(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+#[test]
+fn unregistered_redirect_uris_get_an_error_page() {
+    let server = TestServer::start();
+    let client = server.add_client(ClientSpec {
+        redirect: "https://app.example/cb".into(),
+        ..Default::default()
+    });
+    for bad in [
+        "https://app.example/c",                   // prefix
+        "https://app.example/cb/extra",            // extra path segment
+        "https://app.example/cb?x=1",              // added query
+        "https://app.example@attacker.example/cb", // userinfo trick
+        "https://app.example/cb@attacker.example",
+        "http://app.example/cb",  // other scheme
+        "https://APP.example/cb", // other case
+        "https://app.example/CB",
+        "https://app.example/cb#frag",
+    ] {
+        let q = format!(
+            "response_type=code&scope=openid&client_id={}&redirect_uri={}",
+            client.id,
+            enc(bad)
+        );
+        let res = raw_authorize(&server, &q);
+        assert_error_page(res);
+    }
+}
+
+#[test]
+fn unknown_client_and_missing_redirect_uri_get_an_error_page() {
+    let server = TestServer::start();
+    let client = server.confidential();
+    assert_error_page(raw_authorize(
+        &server,
+        &format!(
+            "response_type=code&client_id=nope&redirect_uri={}",
+            enc(support::REDIRECT)
+        ),
+    ));
+    assert_error_page(raw_authorize(
+        &server,
+        &format!("response_type=code&client_id={}", client.id),
+    ));
+    assert_error_page(raw_authorize(
+        &server,
+        &format!("response_type=code&redirect_uri={}", enc(support::REDIRECT)),
+    ));
+    // A repeated client_id or redirect_uri cannot be trusted either.
+    let q = format!(
+        "response_type=code&client_id={0}&client_id={0}&redirect_uri={1}",
+        client.id,
+        enc(support::REDIRECT)
+    );
+    assert_error_page(raw_authorize(&server, &q));
+}
+
+#[test]
+fn loopback_redirect_uri_port_may_vary() {
+    let server = TestServer::start();
+    let client = server.add_client(ClientSpec {
+        redirect: "http://127.0.0.1/cb".into(),
+        ..Default::default()
+    });
+    let ok = format!(
+        "response_type=code&scope=openid&client_id={}&redirect_uri={}",
+        client.id,
+        enc("http://127.0.0.1:53817/cb")
+    );
+    let res = raw_authorize(&server, &ok);
+    assert_eq!(res.status(), 302, "port differs: accepted");
+    let bad = format!(
+        "response_type=code&scope=openid&client_id={}&redirect_uri={}",
+        client.id,
+        enc("http://127.0.0.1:53817/cb2")
+    );
+    assert_error_page(raw_authorize(&server, &bad));
+    let bad = format!(
+        "response_type=code&scope=openid&client_id={}&redirect_uri={}",
+        client.id,
+        enc("http://localhost:53817/cb")
+    );
+    assert_error_page(raw_authorize(&server, &bad));
+}
+
+/// An error after the redirect URI is verified: a redirect carrying error,
+/// error_description, state and iss.
+fn redirected_error(server: &TestServer, url: &str) -> Callback {
+    let res = support::http().get(url).send().unwrap();
+    assert_eq!(res.status(), 302);
+    let cb = Callback::parse(&location(&res).expect("location"));
+    assert!(cb.url.starts_with(support::REDIRECT));
+    assert_eq!(cb.param("state"), Some("st-123"));
+    assert_eq!(cb.param("iss"), Some(server.base.as_str()));
+    assert!(cb.param("error_description").is_some());
+    assert!(cb.param("code").is_none());
+    cb
+}
+
+#[test]
+fn pkce_plain_and_malformed_challenges_are_refused() {
+    let server = TestServer::start();
+    let client = server.confidential();
+    let (_, challenge) = pkce();
+    for extra in [
+        vec![
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "plain"),
+        ],
+        vec![("code_challenge", challenge.as_str())],
+        vec![
+            ("code_challenge", "short"),
+            ("code_challenge_method", "S256"),
+        ],
+        vec![("code_challenge_method", "S256")],
+    ] {
+        let cb = redirected_error(&server, &authorize_url(&server, &client, &extra));
+        assert_eq!(cb.param("error"), Some("invalid_request"), "{extra:?}");
+    }
+}
+
+#[test]
+fn public_client_must_use_pkce() {
+    let server = TestServer::start();
+    let client = server.public();
+    let cb = redirected_error(&server, &authorize_url(&server, &client, &[]));
+    assert_eq!(cb.param("error"), Some("invalid_request"));
+}
+
+#[test]
+fn repeated_parameter_is_invalid_request() {
+    let server = TestServer::start();
+    let client = server.confidential();
+    let url = authorize_url(&server, &client, &[("nonce", "a"), ("nonce", "b")]);
+    assert_eq!(
+        redirected_error(&server, &url).param("error"),
+        Some("invalid_request")
+    );
+}
+
+#[test]
+fn unsupported_response_type() {
+    let server = TestServer::start();
+    let client = server.confidential();
+    let url =
+        authorize_url(&server, &client, &[]).replace("response_type=code", "response_type=token");
+    assert_eq!(
+        redirected_error(&server, &url).param("error"),
+        Some("unsupported_response_type")
+    );
+    let url = authorize_url(&server, &client, &[]).replace("response_type=code&", "");
+    assert_eq!(
+        redirected_error(&server, &url).param("error"),
+        Some("invalid_request")
+    );
+}
+
+#[test]
+fn scopes_are_limited_to_those_the_client_is_allowed() {
+    let server = TestServer::start();
+    server.add_user("alice");
+    let client = server.add_client(ClientSpec {
+        scopes: Some("openid profile".into()),
+        ..Default::default()
+    });
+    let url = authorize_url(&server, &client, &[("scope", "admin")]);
+    assert_eq!(
+        redirected_error(&server, &url).param("error"),
+        Some("invalid_scope")
+    );
+
+    let url = authorize_url(&server, &client, &[("scope", "openid email profile")]);
+    let cb = Browser::new().authorize(&server, &url, "alice", PASSWORD);
+    let code = cb.param("code").unwrap();
+    let res = support::token_request(
+        &server,
+        Some((&client.id, client.secret.as_deref().unwrap())),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", &client.redirect),
+        ],
+    );
+    let body: serde_json::Value = res.json().unwrap();
+    assert_eq!(
+        body["scope"], "openid profile",
+        "email was not allowed, so not granted"
+    );
+}
+
+#[test]
+fn request_objects_are_not_supported() {
+    let server = TestServer::start();
+    let client = server.confidential();
+    let url = authorize_url(&server, &client, &[("request", "eyJ.x.y")]);
+    assert_eq!(
+        redirected_error(&server, &url).param("error"),
+        Some("request_not_supported")
+    );
+}
+
+#[test]
+fn post_to_authorize_is_accepted() {
+    let server = TestServer::start();
+    let client = server.confidential();
+    let res = support::http()
+        .post(server.url("/authorize"))
+        .form(&[
+            ("response_type", "code"),
+            ("client_id", client.id.as_str()),
+            ("redirect_uri", support::REDIRECT),
+            ("scope", "openid"),
+        ])
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert!(location(&res).unwrap().contains("/login?request="));
+}
+
+#[test]
+fn form_post_response_mode_escapes_values() {
+    let server = TestServer::start();
+    server.add_user("alice");
+    let client = server.add_client(ClientSpec {
+        first_party: true,
+        ..Default::default()
+    });
+    let state = "\"><script>alert(1)</script>";
+    let url = authorize_url(&server, &client, &[("response_mode", "form_post")])
+        .replace("st-123", &enc(state));
+    let browser = Browser::new();
+    let res = browser.get(&url);
+    let login = location(&res).unwrap();
+    let res = browser.submit_login(&login, "alice", PASSWORD);
+    let res = browser.get(&location(&res).unwrap());
+    assert_eq!(res.status(), 200);
+    let csp = res.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"));
+    let html = res.text().unwrap();
+    assert!(html.contains(&format!("action=\"{}\"", support::REDIRECT)));
+    assert!(!html.contains("<script>alert"), "state must be escaped");
+    assert_eq!(hidden(&html, "state"), state);
+    assert_eq!(hidden(&html, "iss"), server.base);
+    assert!(!hidden(&html, "code").is_empty());
+    assert!(html.contains("/static/form_post.js"));
+}
+
+#[test]
+fn html_in_client_name_is_escaped_on_consent_page() {
+    let server = TestServer::start();
+    server.add_user("alice");
+    let client = server.add_client(ClientSpec {
+        name: "<img src=x onerror=alert(1)>".into(),
+        ..Default::default()
+    });
+    let browser = Browser::new();
+    let res = browser.get(&authorize_url(&server, &client, &[]));
+    let res = browser.submit_login(&location(&res).unwrap(), "alice", PASSWORD);
+    let res = browser.get(&location(&res).unwrap());
+    let consent = location(&res).unwrap();
+    assert!(consent.contains("/consent?request="));
+    let html = browser.get(&consent).text().unwrap();
+    assert!(!html.contains("<img src=x"));
+    assert!(
+        unescape(&html).contains("<img src=x onerror=alert(1)>"),
+        "shown as text"
+    );
+}

@@ -1,0 +1,11 @@
+//! Integration tests: every test starts the real server on its own port with
+//! its own database, and talks HTTP to it.
+
+mod authorize;
+mod cli;
+mod discovery;
+mod flow;
+mod session;
+mod support;
+mod token;
+mod userinfo;

@@ -1,0 +1,419 @@
+//! Login sessions and the OpenID Connect request parameters: SSO, prompt,
+//! max_age, login_hint; the login and consent forms' CSRF protection.
+
+use crate::support::browser::{hidden, location};
+use crate::support::{self, Browser, Callback, ClientSpec, PASSWORD, TestServer, authorize_url};
+
+fn follow(browser: &Browser, res: reqwest::blocking::Response) -> reqwest::blocking::Response {
+    browser.get(&location(&res).expect("redirect"))
+}
+
+#[test]
+fn existing_session_skips_login_for_any_client() {
+    let server = TestServer::start();
+    server.add_user("alice");
+    let a = server.add_client(ClientSpec {
+        first_party: true,
+        ..Default::default()
+    });
+    let b = server.add_client(ClientSpec {
+        first_party: true,
+        ..Default::default()
+    });
+    let browser = Browser::new();
+    browser.authorize(&server, &authorize_url(&server, &a, &[]), "alice", PASSWORD);
+    let res = browser.get(&authorize_url(&server, &b, &[]));
+    let cb = Callback::parse(&location(&res).unwrap());
+    assert!(cb.param("code").is_some(), "SSO: straight back with a code");
+}
+
+#[test]
+fn prompt_none_answers_by_redirect() {
+    let server = TestServer::start();
+    server.add_user("alice");
+    server.add_user("bob");
+    let client = server.confidential();
+    let browser = Browser::new();
+    let res = browser.get(&authorize_url(&server, &client, &[("prompt", "none")]));
+    assert_eq!(
+        Callback::parse(&location(&res).unwrap()).param("error"),
+        Some("login_required")
+    );
+
+    // Logged in but never consented.
+    let res = browser.get(&authorize_url(&server, &client, &[]));
+    browser.submit_login(&location(&res).unwrap(), "alice", PASSWORD);
+    let res = browser.get(&authorize_url(&server, &client, &[("prompt", "none")]));
+    let cb = Callback::parse(&location(&res).unwrap());
+    assert_eq!(cb.param("error"), Some("consent_required"));
+    assert_eq!(cb.param("state"), Some("st-123"));
+
+    // Signed in as alice, the app wants bob: choosing an account is interaction.
+    let res = browser.get(&authorize_url(
+        &server,
+        &client,
+        &[("prompt", "none"), ("login_hint", "bob")],
+    ));
+    assert_eq!(
+        Callback::parse(&location(&res).unwrap()).param("error"),
+        Some("interaction_required")
+    );
+}
+
+#[test]
+fn prompt_login_reauthenticates_and_refreshes_auth_time() {
+    let server = TestServer::start();
+    server.add_user("alice");
+    let client = server.add_client(ClientSpec {
+        first_party: true,
+        ..Default::default()
+    });
+    let browser = Browser::new();
+    browser.authorize(
+        &server,
+        &authorize_url(&server, &client, &[]),
+        "alice",
+        PASSWORD,
+    );
+    server.clock.advance(100);
+    let res = browser.get(&authorize_url(&server, &client, &[("prompt", "login")]));
+    let login = location(&res).unwrap();
+    assert!(
+        login.contains("/login?request="),
+        "prompt=login shows the login page: {login}"
+    );
+    let res = browser.submit_login(&login, "alice", PASSWORD);
+    let cb = Callback::parse(&location(&follow(&browser, res)).unwrap());
+    let body = support::exchange(&server, &client, cb.param("code").unwrap(), "");
+    let (_, claims) = support::jwt_parts(body["id_token"].as_str().unwrap());
+    assert_eq!(claims["auth_time"].as_i64(), Some(server.clock_now()));
+}
+
+#[test]
+fn max_age_forces_fresh_login_and_id_token_has_auth_time() {
+    let server = TestServer::start();
+    server.add_user("alice");
+    let client = server.add_client(ClientSpec {
+        first_party: true,
+        ..Default::default()
+    });
+    let browser = Browser::new();
+    browser.authorize(
+        &server,
+        &authorize_url(&server, &client, &[]),
+        "alice",
+        PASSWORD,
+    );
+    let logged_in_at = server.clock_now();
+
+    server.clock.advance(30);
+    let res = browser.get(&authorize_url(&server, &client, &[("max_age", "60")]));
+    let cb = Callback::parse(&location(&res).unwrap());
+    let body = support::exchange(
+        &server,
+        &client,
+        cb.param("code").expect("young session: code"),
+        "",
+    );
+    let (_, claims) = support::jwt_parts(body["id_token"].as_str().unwrap());
+    assert_eq!(claims["auth_time"].as_i64(), Some(logged_in_at));
+
+    server.clock.advance(60);
+    let res = browser.get(&authorize_url(&server, &client, &[("max_age", "60")]));
+    assert!(
+        location(&res).unwrap().contains("/login?request="),
+        "old session: log in again"
+    );
+    let res = browser.get(&authorize_url(
+        &server,
+        &client,
+        &[("max_age", "60"), ("prompt", "none")],
+    ));
+    assert_eq!(
+        Callback::parse(&location(&res).unwrap()).param("error"),
+        Some("login_required")
+    );
+}
+
+#[test]
+fn prompt_consent_asks_again_and_consent_is_remembered() {
+    let server = TestServer::start();
+    server.add_user("alice");
+    let client = server.confidential();
+    let browser = Browser::new();
+    browser.authorize(
+        &server,
+        &authorize_url(&server, &client, &[]),
+        "alice",
+        PASSWORD,
+    );
+    // Remembered: same scopes go straight through.
+    let res = browser.get(&authorize_url(&server, &client, &[]));
+    assert!(
+        Callback::parse(&location(&res).unwrap())
+            .param("code")
+            .is_some()
+    );
+    // A narrower request is covered by the earlier consent.
+    let res = browser.get(&authorize_url(&server, &client, &[("scope", "openid")]));
+    assert!(
+        Callback::parse(&location(&res).unwrap())
+            .param("code")
+            .is_some()
+    );
+    // More scopes than consented: ask.
+    let res = browser.get(&authorize_url(
+        &server,
+        &client,
+        &[("scope", "openid offline_access")],
+    ));
+    assert!(location(&res).unwrap().contains("/consent?request="));
+    // prompt=consent: ask even though covered.
+    let res = browser.get(&authorize_url(&server, &client, &[("prompt", "consent")]));
+    assert!(location(&res).unwrap().contains("/consent?request="));
+}
+
+#[test]
+fn first_party_client_skips_consent() {
+    let server = TestServer::start();
+    server.add_user("alice");
+    let client = server.add_client(ClientSpec {
+        first_party: true,
+        ..Default::default()
+    });
+    let browser = Browser::new();
+    let res = browser.get(&authorize_url(&server, &client, &[]));
+    let res = browser.submit_login(&location(&res).unwrap(), "alice", PASSWORD);
+    let res = follow(&browser, res);
+    assert!(
+        Callback::parse(&location(&res).unwrap())
+            .param("code")
+            .is_some()
+    );
+}
+
+#[test]
+fn deny_redirects_with_access_denied() {
+    let server = TestServer::start();
+    server.add_user("alice");
+    let client = server.confidential();
+    let browser = Browser::new();
+    let res = browser.get(&authorize_url(&server, &client, &[]));
+    let res = browser.submit_login(&location(&res).unwrap(), "alice", PASSWORD);
+    let consent = location(&follow(&browser, res)).unwrap();
+    let res = browser.approve_consent(&consent, "deny");
+    assert_eq!(res.status(), 303);
+    let cb = Callback::parse(&location(&res).unwrap());
+    assert_eq!(cb.param("error"), Some("access_denied"));
+    assert_eq!(cb.param("iss"), Some(server.base.as_str()));
+}
+
+#[test]
+fn login_hint_prefills_username() {
+    let server = TestServer::start();
+    let client = server.confidential();
+    let browser = Browser::new();
+    let res = browser.get(&authorize_url(
+        &server,
+        &client,
+        &[("login_hint", "carol\"<b>")],
+    ));
+    let html = browser.get(&location(&res).unwrap()).text().unwrap();
+    assert!(!html.contains("carol\"<b>"), "escaped");
+    assert_eq!(hidden(&html, "username"), "carol\"<b>");
+}
+
+#[test]
+fn session_cookie_is_protected_and_renewed_at_every_login() {
+    let server = TestServer::start();
+    server.add_user("alice");
+    let client = server.add_client(ClientSpec {
+        first_party: true,
+        ..Default::default()
+    });
+    let browser = Browser::new();
+    let mut cookies = Vec::new();
+    for _ in 0..2 {
+        let res = browser.get(&authorize_url(&server, &client, &[("prompt", "login")]));
+        let res = browser.submit_login(&location(&res).unwrap(), "alice", PASSWORD);
+        assert_eq!(res.status(), 303);
+        let set_cookie = res
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .find(|c| c.starts_with("portcullis_session="))
+            .expect("session cookie set");
+        assert!(set_cookie.contains("HttpOnly"));
+        assert!(set_cookie.contains("SameSite=Lax"));
+        assert!(
+            !set_cookie.contains("Secure"),
+            "http issuer: no Secure flag"
+        );
+        cookies.push(set_cookie.split(';').next().unwrap().to_owned());
+    }
+    assert_ne!(cookies[0], cookies[1], "a new session id at every login");
+}
+
+#[test]
+fn secure_cookie_when_issuer_is_https() {
+    let server = TestServer::start_with(|c| c.issuer = "https://127.0.0.1".into());
+    server.add_user("alice");
+    let client = server.confidential();
+    let browser = Browser::new();
+    let res = browser.get(&authorize_url(&server, &client, &[]));
+    let login = location(&res)
+        .unwrap()
+        .replace("https://127.0.0.1", &server.base);
+    let page = browser.get(&login);
+    let set_cookie = page.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(set_cookie.contains("Secure"), "{set_cookie}");
+}
+
+#[test]
+fn wrong_password_and_unknown_user_look_the_same() {
+    let server = TestServer::start();
+    server.add_user("alice");
+    let client = server.confidential();
+    let mut bodies = Vec::new();
+    for (user, pw) in [("alice", "wrong password"), ("nobody", PASSWORD)] {
+        let browser = Browser::new();
+        let res = browser.get(&authorize_url(&server, &client, &[]));
+        let res = browser.submit_login(&location(&res).unwrap(), user, pw);
+        assert_eq!(res.status(), 200);
+        assert!(
+            res.headers()
+                .get("set-cookie")
+                .is_none_or(|c| !c.to_str().unwrap().contains("portcullis_session"))
+        );
+        let html = res.text().unwrap();
+        assert!(html.contains("Incorrect username or password."));
+        bodies.push(html.replace(user, "USER"));
+    }
+    // Same page apart from the echoed username, the request id and the CSRF token.
+    let strip = |h: &str| {
+        h.lines()
+            .filter(|l| !l.contains("name=\"csrf\"") && !l.contains("name=\"request\""))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(strip(&bodies[0]), strip(&bodies[1]));
+}
+
+#[test]
+fn username_echoed_after_failed_login_is_escaped() {
+    let server = TestServer::start();
+    let client = server.confidential();
+    let browser = Browser::new();
+    let res = browser.get(&authorize_url(&server, &client, &[]));
+    let res = browser.submit_login(
+        &location(&res).unwrap(),
+        "\"><script>x()</script>",
+        "whatever1",
+    );
+    let html = res.text().unwrap();
+    assert!(!html.contains("<script>x()"));
+    assert_eq!(hidden(&html, "username"), "\"><script>x()</script>");
+}
+
+#[test]
+fn login_with_wrong_or_missing_csrf_is_refused() {
+    let server = TestServer::start();
+    server.add_user("alice");
+    let client = server.confidential();
+    let browser = Browser::new();
+    let res = browser.get(&authorize_url(&server, &client, &[]));
+    let login = location(&res).unwrap();
+    let html = browser.get(&login).text().unwrap();
+    let request = hidden(&html, "request");
+    for csrf in ["", "forged-token"] {
+        let res = browser.post(
+            &server.url("/login"),
+            &[
+                ("request", &request),
+                ("csrf", csrf),
+                ("username", "alice"),
+                ("password", PASSWORD),
+            ],
+        );
+        assert_eq!(res.status(), 400);
+        assert!(
+            res.headers()
+                .get_all("set-cookie")
+                .iter()
+                .all(|c| !c.to_str().unwrap().starts_with("portcullis_session"))
+        );
+    }
+    // A token taken from another browser does not fit this one.
+    let other = Browser::new();
+    let other_csrf = hidden(&other.get(&login).text().unwrap(), "csrf");
+    let res = browser.post(
+        &server.url("/login"),
+        &[
+            ("request", &request),
+            ("csrf", &other_csrf),
+            ("username", "alice"),
+            ("password", PASSWORD),
+        ],
+    );
+    assert_eq!(res.status(), 400);
+}
+
+#[test]
+fn consent_with_wrong_csrf_is_refused() {
+    let server = TestServer::start();
+    server.add_user("alice");
+    let client = server.confidential();
+    let browser = Browser::new();
+    let res = browser.get(&authorize_url(&server, &client, &[]));
+    let res = browser.submit_login(&location(&res).unwrap(), "alice", PASSWORD);
+    let consent = location(&follow(&browser, res)).unwrap();
+    let html = browser.get(&consent).text().unwrap();
+    let request = hidden(&html, "request");
+    for csrf in ["", "forged"] {
+        let res = browser.post(
+            &server.url("/consent"),
+            &[
+                ("request", &request),
+                ("csrf", csrf),
+                ("decision", "approve"),
+            ],
+        );
+        assert_eq!(res.status(), 400);
+        assert!(location(&res).is_none());
+    }
+    // The real token still works afterwards: nothing was consumed.
+    let res = browser.approve_consent(&consent, "approve");
+    assert!(
+        Callback::parse(&location(&res).unwrap())
+            .param("code")
+            .is_some()
+    );
+}
+
+#[test]
+fn html_pages_carry_security_headers() {
+    let server = TestServer::start();
+    let client = server.confidential();
+    let browser = Browser::new();
+    let res = browser.get(&authorize_url(&server, &client, &[]));
+    let page = browser.get(&location(&res).unwrap());
+    let error = browser.get(&server.url("/authorize?client_id=unknown"));
+    for res in [page, error] {
+        let h = res.headers();
+        let csp = h["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"));
+        assert_eq!(h["x-frame-options"], "DENY");
+        assert_eq!(h["x-content-type-options"], "nosniff");
+        assert_eq!(h["referrer-policy"], "no-referrer");
+        assert_eq!(h["cache-control"], "no-store");
+    }
+    let css = browser.get(&server.url("/static/style.css"));
+    assert_eq!(css.status(), 200);
+    assert!(
+        css.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/css")
+    );
+}
