@@ -12,7 +12,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, DatabaseOverrides, Overrides, ServerOverrides};
 use crate::secret::Secret;
 use crate::server;
-use crate::service::clients::{self, Client, NewClient};
+use crate::service::clients::{self, Client, ClientLifetimes, NewClient};
 use crate::service::users::{self, NewUser};
 
 /// Environment variable holding the first admin's password, read once.
@@ -76,6 +76,10 @@ enum UserCommand {
         #[arg(long, required = true)]
         password_stdin: bool,
     },
+    /// Disable a user: no login, sessions ended, tokens revoked.
+    Disable { username: String },
+    /// Enable a disabled user again.
+    Enable { username: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -90,7 +94,9 @@ enum ClientCommand {
 struct ClientAddArgs {
     #[arg(long)]
     name: String,
-    #[arg(long = "redirect-uri", required = true)]
+    /// Where codes may be sent; needed unless the client only uses
+    /// client_credentials.
+    #[arg(long = "redirect-uri")]
     redirect_uris: Vec<String>,
     #[arg(long = "post-logout-redirect-uri")]
     post_logout_redirect_uris: Vec<String>,
@@ -109,6 +115,22 @@ struct ClientAddArgs {
     /// Read the secret from standard input instead of generating one.
     #[arg(long)]
     secret_stdin: bool,
+    /// Allowed grant types (repeatable; default: authorization_code and
+    /// refresh_token). client_credentials needs no redirect URI.
+    #[arg(long = "grant-type")]
+    grant_types: Vec<String>,
+    /// First-party only: issue refresh tokens without the offline_access scope.
+    #[arg(long)]
+    refresh_without_offline_access: bool,
+    /// Access token lifetime in seconds (default: tokens.access_token_ttl_secs).
+    #[arg(long)]
+    access_token_ttl: Option<i64>,
+    /// Refresh-token family lifetime in seconds.
+    #[arg(long)]
+    refresh_absolute_ttl: Option<i64>,
+    /// Refresh-token idle lifetime in seconds.
+    #[arg(long)]
+    refresh_idle_ttl: Option<i64>,
 }
 
 /// Runs the command line; the binary's `main`.
@@ -216,6 +238,16 @@ fn user(config: Config, cmd: UserCommand) -> Result<(), String> {
                 .map_err(|e| e.to_string())?;
             println!("password changed for {username}; their sessions and tokens are revoked");
         }
+        UserCommand::Disable { username } => {
+            users::set_disabled(&store, &SystemClock, &username, true)
+                .map_err(|e| e.to_string())?;
+            println!("{username} is disabled; their sessions and tokens are revoked");
+        }
+        UserCommand::Enable { username } => {
+            users::set_disabled(&store, &SystemClock, &username, false)
+                .map_err(|e| e.to_string())?;
+            println!("{username} is enabled");
+        }
     }
     Ok(())
 }
@@ -238,6 +270,13 @@ fn client(config: Config, cmd: ClientCommand) -> Result<(), String> {
                 first_party: args.first_party,
                 scopes: args.scope,
                 secret,
+                grant_types: (!args.grant_types.is_empty()).then_some(args.grant_types),
+                refresh_without_offline_access: args.refresh_without_offline_access,
+                lifetimes: ClientLifetimes {
+                    access_token: args.access_token_ttl,
+                    refresh_absolute: args.refresh_absolute_ttl,
+                    refresh_idle: args.refresh_idle_ttl,
+                },
             };
             let generated = new.secret.is_none();
             let (id, secret) =

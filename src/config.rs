@@ -50,6 +50,9 @@ pub struct TokenConfig {
     pub id_token_ttl_secs: i64,
     pub access_token_alg: Alg,
     pub id_token_alg: Alg,
+    pub refresh_token_absolute_ttl_secs: i64,
+    pub refresh_token_idle_ttl_secs: i64,
+    pub refresh_token_reuse_grace_secs: i64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -156,6 +159,14 @@ impl Config {
                 self.tokens.access_token_ttl_secs,
             ),
             ("tokens.id_token_ttl_secs", self.tokens.id_token_ttl_secs),
+            (
+                "tokens.refresh_token_absolute_ttl_secs",
+                self.tokens.refresh_token_absolute_ttl_secs,
+            ),
+            (
+                "tokens.refresh_token_idle_ttl_secs",
+                self.tokens.refresh_token_idle_ttl_secs,
+            ),
             ("session.ttl_secs", self.session.ttl_secs),
             (
                 "session.pending_request_ttl_secs",
@@ -168,6 +179,11 @@ impl Config {
                     "{name} must be a positive number of seconds"
                 )));
             }
+        }
+        if self.tokens.refresh_token_reuse_grace_secs < 0 {
+            return Err(ConfigError::Invalid(
+                "tokens.refresh_token_reuse_grace_secs must be 0 (strict) or more".into(),
+            ));
         }
         if self.database.pool_size == 0 {
             return Err(ConfigError::Invalid(

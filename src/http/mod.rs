@@ -18,8 +18,11 @@ mod consent;
 mod cookies;
 mod discovery;
 pub mod error;
+mod introspect;
 mod login;
+mod logout;
 mod pages;
+mod revoke;
 mod token;
 mod userinfo;
 
@@ -34,6 +37,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
     login::routes(cfg);
     consent::routes(cfg);
     token::routes(cfg);
+    revoke::routes(cfg);
+    introspect::routes(cfg);
+    logout::routes(cfg);
     userinfo::routes(cfg);
     assets::routes(cfg);
     cfg.route(

@@ -19,20 +19,31 @@ async fn post_token(
     req: HttpRequest,
     body: Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    if !is_form(&req) {
-        return Err(OAuthError::invalid_request(
-            "the body must be application/x-www-form-urlencoded",
-        )
-        .into());
-    }
-    let params = Params::parse(&body);
-    let creds = ClientCredentials::from_request(authorization(&req), &params)?;
+    let params = form_params(&req, &body)?;
+    let creds = client_credentials(&req, &params)?;
     let response = blocking(&p, move |p| token::exchange(p, &creds, &params)).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"))
         .insert_header(ContentType::json())
         .body(serde_json::to_string(&response).unwrap_or_default()))
+}
+
+/// The form body of a client-authenticated endpoint (RFC 6749 3.2 requires
+/// application/x-www-form-urlencoded).
+pub(super) fn form_params(req: &HttpRequest, body: &Bytes) -> Result<Params, ApiError> {
+    if !is_form(req) {
+        let e = OAuthError::invalid_request("the body must be application/x-www-form-urlencoded");
+        return Err(e.into());
+    }
+    Ok(Params::parse(body))
+}
+
+pub(super) fn client_credentials(
+    req: &HttpRequest,
+    params: &Params,
+) -> Result<ClientCredentials, ApiError> {
+    Ok(ClientCredentials::from_request(authorization(req), params)?)
 }
 
 pub(super) fn is_form(req: &HttpRequest) -> bool {

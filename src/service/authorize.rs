@@ -543,6 +543,7 @@ fn issue_code(
         scope: pending.scope.clone(),
         auth_time: Some(session.auth_time),
         created_at: now,
+        expires_at: None,
         revoked_at: None,
     };
     let record = CodeRecord {

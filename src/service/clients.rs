@@ -15,6 +15,12 @@ use crate::storage::clients::ClientRecord;
 
 pub const GRANT_AUTHORIZATION_CODE: &str = "authorization_code";
 pub const GRANT_REFRESH_TOKEN: &str = "refresh_token";
+pub const GRANT_CLIENT_CREDENTIALS: &str = "client_credentials";
+pub const ALL_GRANTS: &[&str] = &[
+    GRANT_AUTHORIZATION_CODE,
+    GRANT_REFRESH_TOKEN,
+    GRANT_CLIENT_CREDENTIALS,
+];
 
 /// A registered client, decoded from storage.
 #[derive(Debug, Clone)]
@@ -27,6 +33,10 @@ pub struct Client {
     pub post_logout_redirect_uris: Vec<String>,
     pub allowed_scopes: Scope,
     pub grant_types: Vec<String>,
+    pub refresh_without_offline_access: bool,
+    pub access_token_ttl: Option<i64>,
+    pub refresh_absolute_ttl: Option<i64>,
+    pub refresh_idle_ttl: Option<i64>,
     pub disabled: bool,
 }
 
@@ -42,6 +52,10 @@ impl Client {
                 .unwrap_or_default(),
             allowed_scopes: Scope::parse(&r.allowed_scopes),
             grant_types: r.grant_types.split(' ').map(str::to_owned).collect(),
+            refresh_without_offline_access: r.refresh_without_offline_access,
+            access_token_ttl: r.access_token_ttl_secs,
+            refresh_absolute_ttl: r.refresh_absolute_ttl_secs,
+            refresh_idle_ttl: r.refresh_idle_ttl_secs,
             disabled: r.disabled,
         }
     }
@@ -248,6 +262,18 @@ pub struct NewClient {
     pub scopes: Option<String>,
     /// Operator-chosen secret; generated when `None`.
     pub secret: Option<Secret>,
+    /// Grant types; `None` means authorization_code and refresh_token.
+    pub grant_types: Option<Vec<String>>,
+    pub refresh_without_offline_access: bool,
+    pub lifetimes: ClientLifetimes,
+}
+
+/// Per-client overrides of the configured token lifetimes, in seconds.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ClientLifetimes {
+    pub access_token: Option<i64>,
+    pub refresh_absolute: Option<i64>,
+    pub refresh_idle: Option<i64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -274,11 +300,13 @@ pub fn register(
     if new.name.trim().is_empty() {
         return Err(RegisterError::Invalid("a client needs a name".into()));
     }
-    if new.redirect_uris.is_empty() {
-        return Err(RegisterError::Invalid(
-            "a client needs at least one redirect URI".into(),
-        ));
-    }
+    let grant_types = new.grant_types.clone().unwrap_or_else(|| {
+        vec![
+            GRANT_AUTHORIZATION_CODE.to_owned(),
+            GRANT_REFRESH_TOKEN.to_owned(),
+        ]
+    });
+    check_grants(&new, &grant_types)?;
     for uri in new
         .redirect_uris
         .iter()
@@ -319,7 +347,11 @@ pub fn register(
         post_logout_redirect_uris: serde_json::to_string(&new.post_logout_redirect_uris)
             .unwrap_or_default(),
         allowed_scopes: Scope::parse(&scopes).to_string(),
-        grant_types: format!("{GRANT_AUTHORIZATION_CODE} {GRANT_REFRESH_TOKEN}"),
+        grant_types: grant_types.join(" "),
+        refresh_without_offline_access: new.refresh_without_offline_access,
+        access_token_ttl_secs: new.lifetimes.access_token,
+        refresh_absolute_ttl_secs: new.lifetimes.refresh_absolute,
+        refresh_idle_ttl_secs: new.lifetimes.refresh_idle,
         disabled: false,
         created_at: now,
     };
@@ -331,6 +363,36 @@ pub fn register(
     })?;
     tracing::info!(client_id = %id, public = new.public, "client registered");
     Ok((ClientId::new(id), secret))
+}
+
+/// Grant types, redirect URIs and settings that only make sense together.
+fn check_grants(new: &NewClient, grants: &[String]) -> std::result::Result<(), RegisterError> {
+    let invalid = |m: &str| Err(RegisterError::Invalid(m.to_owned()));
+    if let Some(unknown) = grants.iter().find(|g| !ALL_GRANTS.contains(&g.as_str())) {
+        return Err(RegisterError::Invalid(format!(
+            "unknown grant type {unknown:?}; use {}",
+            ALL_GRANTS.join(", ")
+        )));
+    }
+    let uses_code = grants.iter().any(|g| g == GRANT_AUTHORIZATION_CODE);
+    if uses_code && new.redirect_uris.is_empty() {
+        return invalid("a client using authorization_code needs at least one redirect URI");
+    }
+    if grants.iter().any(|g| g == GRANT_CLIENT_CREDENTIALS) && new.public {
+        return invalid("client_credentials needs a confidential client");
+    }
+    if new.refresh_without_offline_access && !new.first_party {
+        return invalid("only first-party clients may get refresh tokens without offline_access");
+    }
+    let lifetimes = [
+        new.lifetimes.access_token,
+        new.lifetimes.refresh_absolute,
+        new.lifetimes.refresh_idle,
+    ];
+    if lifetimes.iter().flatten().any(|t| *t <= 0) {
+        return invalid("token lifetimes must be positive numbers of seconds");
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -19,6 +19,11 @@ use crate::crypto::keys::Alg;
 pub struct ExtraMetadata {
     code_challenge_methods_supported: Vec<String>,
     authorization_response_iss_parameter_supported: bool,
+    revocation_endpoint: String,
+    revocation_endpoint_auth_methods_supported: Vec<String>,
+    introspection_endpoint: String,
+    introspection_endpoint_auth_methods_supported: Vec<String>,
+    end_session_endpoint: String,
 }
 
 impl AdditionalProviderMetadata for ExtraMetadata {}
@@ -92,6 +97,19 @@ pub fn document(config: &Config) -> String {
         ExtraMetadata {
             code_challenge_methods_supported: vec!["S256".into()],
             authorization_response_iss_parameter_supported: true,
+            revocation_endpoint: url("/revoke"),
+            revocation_endpoint_auth_methods_supported: strings(&[
+                "client_secret_basic",
+                "client_secret_post",
+                "none",
+            ]),
+            introspection_endpoint: url("/introspect"),
+            // Introspection is for confidential clients only.
+            introspection_endpoint_auth_methods_supported: strings(&[
+                "client_secret_basic",
+                "client_secret_post",
+            ]),
+            end_session_endpoint: url("/logout"),
         },
     )
     .set_token_endpoint(Some(token))
@@ -100,7 +118,11 @@ pub fn document(config: &Config) -> String {
         CoreResponseMode::Query,
         CoreResponseMode::FormPost,
     ]))
-    .set_grant_types_supported(Some(vec![CoreGrantType::AuthorizationCode]))
+    .set_grant_types_supported(Some(vec![
+        CoreGrantType::AuthorizationCode,
+        CoreGrantType::RefreshToken,
+        CoreGrantType::ClientCredentials,
+    ]))
     .set_token_endpoint_auth_methods_supported(Some(vec![
         CoreClientAuthMethod::ClientSecretBasic,
         CoreClientAuthMethod::ClientSecretPost,
@@ -121,4 +143,8 @@ pub fn document(config: &Config) -> String {
     .set_request_parameter_supported(Some(false))
     .set_request_uri_parameter_supported(Some(false));
     serde_json::to_string(&metadata).unwrap_or_default()
+}
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| (*s).to_owned()).collect()
 }

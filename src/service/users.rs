@@ -108,6 +108,21 @@ pub fn set_password(
     Ok(())
 }
 
+/// Disables (ending sessions and revoking tokens) or re-enables a user.
+pub fn set_disabled(
+    store: &Store,
+    clock: &dyn Clock,
+    username: &str,
+    disabled: bool,
+) -> std::result::Result<(), UserError> {
+    let user = store
+        .user_by_username(username)?
+        .ok_or_else(|| UserError::NotFound(username.to_owned()))?;
+    store.set_disabled(&user.id, disabled, clock.now())?;
+    tracing::info!(user_id = %user.id, disabled, "user status changed");
+    Ok(())
+}
+
 /// Checks a username and password. Unknown users cost the same argon2 work
 /// as known ones, and disabled users fail like wrong passwords.
 pub fn verify_credentials(

@@ -19,6 +19,10 @@ pub struct ClientRecord {
     pub post_logout_redirect_uris: String,
     pub allowed_scopes: String,
     pub grant_types: String,
+    pub refresh_without_offline_access: bool,
+    pub access_token_ttl_secs: Option<i64>,
+    pub refresh_absolute_ttl_secs: Option<i64>,
+    pub refresh_idle_ttl_secs: Option<i64>,
     pub disabled: bool,
     pub created_at: i64,
 }

@@ -16,6 +16,8 @@ pub struct GrantRecord {
     pub scope: String,
     pub auth_time: Option<i64>,
     pub created_at: i64,
+    /// Absolute end of the refresh-token family, if it has one.
+    pub expires_at: Option<i64>,
     pub revoked_at: Option<i64>,
 }
 
@@ -32,7 +34,7 @@ pub struct CodeRecord {
     pub used_at: Option<i64>,
 }
 
-#[derive(Debug, Clone, Insertable)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = access_tokens)]
 pub struct AccessTokenRecord {
     pub jti: String,
@@ -71,19 +73,6 @@ impl Store {
             .optional()?)
     }
 
-    /// Marks a code used. A conditional update, so of any number of racing
-    /// redemptions exactly one gets `true`.
-    pub fn consume_code(&self, code_hash: &str, now: i64) -> StoreResult<bool> {
-        let n = diesel::update(
-            authorization_codes::table
-                .filter(authorization_codes::code_hash.eq(code_hash))
-                .filter(authorization_codes::used_at.is_null()),
-        )
-        .set(authorization_codes::used_at.eq(now))
-        .execute(&mut *self.conn()?)?;
-        Ok(n == 1)
-    }
-
     pub fn revoke_grant(&self, grant_id: &str, now: i64) -> StoreResult<()> {
         Ok(self
             .conn()?
@@ -94,6 +83,25 @@ impl Store {
         diesel::insert_into(access_tokens::table)
             .values(token)
             .execute(&mut *self.conn()?)?;
+        Ok(())
+    }
+
+    pub fn access_token(&self, jti: &str) -> StoreResult<Option<AccessTokenRecord>> {
+        Ok(access_tokens::table
+            .find(jti)
+            .select(AccessTokenRecord::as_select())
+            .first(&mut *self.conn()?)
+            .optional()?)
+    }
+
+    pub fn revoke_access_token(&self, jti: &str, now: i64) -> StoreResult<()> {
+        diesel::update(
+            access_tokens::table
+                .find(jti)
+                .filter(access_tokens::revoked_at.is_null()),
+        )
+        .set(access_tokens::revoked_at.eq(now))
+        .execute(&mut *self.conn()?)?;
         Ok(())
     }
 

@@ -13,6 +13,7 @@ pub mod consents;
 pub mod grants;
 pub mod keys;
 pub mod pending;
+pub mod refresh;
 pub mod schema;
 pub mod sessions;
 pub mod users;

@@ -25,6 +25,10 @@ diesel::table! {
         post_logout_redirect_uris -> Text,
         allowed_scopes -> Text,
         grant_types -> Text,
+        refresh_without_offline_access -> Bool,
+        access_token_ttl_secs -> Nullable<BigInt>,
+        refresh_absolute_ttl_secs -> Nullable<BigInt>,
+        refresh_idle_ttl_secs -> Nullable<BigInt>,
         disabled -> Bool,
         created_at -> BigInt,
     }
@@ -78,7 +82,20 @@ diesel::table! {
         scope -> Text,
         auth_time -> Nullable<BigInt>,
         created_at -> BigInt,
+        expires_at -> Nullable<BigInt>,
         revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (token_hash) {
+        token_hash -> Text,
+        id -> Text,
+        grant_id -> Text,
+        client_id -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        retired_at -> Nullable<BigInt>,
     }
 }
 
@@ -123,6 +140,7 @@ diesel::table! {
 
 diesel::joinable!(login_sessions -> users (user_id));
 diesel::joinable!(authorization_codes -> grants (grant_id));
+diesel::joinable!(refresh_tokens -> grants (grant_id));
 diesel::joinable!(grants -> clients (client_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -133,6 +151,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     consents,
     grants,
     authorization_codes,
+    refresh_tokens,
     access_tokens,
     signing_keys,
     server_secrets,

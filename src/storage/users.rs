@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 
 use super::schema::{grants, login_sessions, users};
-use super::{Store, StoreResult};
+use super::{Conn, Store, StoreResult};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = users)]
@@ -63,17 +63,41 @@ impl Store {
             if updated == 0 {
                 return Ok(false);
             }
-            diesel::delete(login_sessions::table.filter(login_sessions::user_id.eq(user_id)))
+            revoke_everything_in(conn, user_id, now)?;
+            Ok(true)
+        })
+    }
+
+    /// Disables or enables a user. Disabling ends the user's sessions and
+    /// revokes their grants in the same transaction.
+    pub fn set_disabled(&self, user_id: &str, disabled: bool, now: i64) -> StoreResult<bool> {
+        self.conn()?.transaction(|conn| {
+            let updated = diesel::update(users::table.find(user_id))
+                .set((users::disabled.eq(disabled), users::updated_at.eq(now)))
                 .execute(conn)?;
-            let user_grants: Vec<String> = grants::table
-                .filter(grants::user_id.eq(user_id))
-                .filter(grants::revoked_at.is_null())
-                .select(grants::id)
-                .load(conn)?;
-            for grant in user_grants {
-                super::grants::revoke_grant_in(conn, &grant, now)?;
+            if updated == 0 {
+                return Ok(false);
+            }
+            if disabled {
+                revoke_everything_in(conn, user_id, now)?;
             }
             Ok(true)
         })
     }
+}
+
+/// Ends every login session and revokes every grant (with its refresh tokens
+/// and access tokens) of a user, inside the caller's transaction.
+fn revoke_everything_in(conn: &mut Conn, user_id: &str, now: i64) -> QueryResult<()> {
+    diesel::delete(login_sessions::table.filter(login_sessions::user_id.eq(user_id)))
+        .execute(conn)?;
+    let user_grants: Vec<String> = grants::table
+        .filter(grants::user_id.eq(user_id))
+        .filter(grants::revoked_at.is_null())
+        .select(grants::id)
+        .load(conn)?;
+    for grant in user_grants {
+        super::grants::revoke_grant_in(conn, &grant, now)?;
+    }
+    Ok(())
 }

@@ -2,6 +2,7 @@ DROP TABLE server_secrets;
 DROP TABLE signing_keys;
 DROP TABLE access_tokens;
 DROP TABLE authorization_codes;
+DROP TABLE refresh_tokens;
 DROP TABLE grants;
 DROP TABLE consents;
 DROP TABLE pending_requests;

@@ -25,6 +25,12 @@ CREATE TABLE clients (
     -- Space-separated, as in OAuth scope strings.
     allowed_scopes TEXT NOT NULL,
     grant_types TEXT NOT NULL,
+    -- First-party clients may get refresh tokens without offline_access.
+    refresh_without_offline_access BOOLEAN NOT NULL DEFAULT FALSE,
+    -- Per-client overrides of the configured lifetimes (NULL: default).
+    access_token_ttl_secs BIGINT,
+    refresh_absolute_ttl_secs BIGINT,
+    refresh_idle_ttl_secs BIGINT,
     disabled BOOLEAN NOT NULL DEFAULT FALSE,
     created_at BIGINT NOT NULL
 );
@@ -79,9 +85,25 @@ CREATE TABLE grants (
     scope TEXT NOT NULL,
     auth_time BIGINT,
     created_at BIGINT NOT NULL,
+    -- Absolute end of the refresh-token family; NULL when it has none.
+    expires_at BIGINT,
     revoked_at BIGINT
 );
 CREATE INDEX grants_user ON grants(user_id);
+
+-- Refresh tokens: one row per token of a family (grant); only the SHA-256
+-- of the token is kept. A retired token has been rotated away; presenting it
+-- again is reuse.
+CREATE TABLE refresh_tokens (
+    token_hash TEXT PRIMARY KEY NOT NULL,
+    id TEXT NOT NULL UNIQUE,
+    grant_id TEXT NOT NULL REFERENCES grants(id) ON DELETE CASCADE,
+    client_id TEXT NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    retired_at BIGINT
+);
+CREATE INDEX refresh_tokens_grant ON refresh_tokens(grant_id);
 
 CREATE TABLE authorization_codes (
     code_hash TEXT PRIMARY KEY NOT NULL,

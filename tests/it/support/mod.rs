@@ -91,12 +91,19 @@ impl TestServer {
         let new = NewClient {
             id: spec.id.clone(),
             name: spec.name.clone(),
-            redirect_uris: vec![spec.redirect.clone()],
-            post_logout_redirect_uris: vec![],
+            redirect_uris: if spec.redirect.is_empty() {
+                vec![]
+            } else {
+                vec![spec.redirect.clone()]
+            },
+            post_logout_redirect_uris: spec.post_logout.clone(),
             public: spec.public,
             first_party: spec.first_party,
             scopes: spec.scopes.clone(),
             secret: spec.secret.clone().map(Secret::new),
+            grant_types: spec.grant_types.clone(),
+            refresh_without_offline_access: spec.refresh_without_offline_access,
+            lifetimes: Default::default(),
         };
         let (id, secret) =
             clients::register(&self.provider.store, self.clock_now(), new).expect("client");
@@ -140,6 +147,9 @@ pub struct ClientSpec {
     pub first_party: bool,
     pub scopes: Option<String>,
     pub secret: Option<String>,
+    pub grant_types: Option<Vec<String>>,
+    pub refresh_without_offline_access: bool,
+    pub post_logout: Vec<String>,
 }
 
 impl Default for ClientSpec {
@@ -152,6 +162,9 @@ impl Default for ClientSpec {
             first_party: false,
             scopes: None,
             secret: None,
+            grant_types: None,
+            refresh_without_offline_access: false,
+            post_logout: Vec::new(),
         }
     }
 }

@@ -1,0 +1,52 @@
+//! grant_type=client_credentials (RFC 6749 4.4): a confidential client
+//! acting for itself. `sub` is the client id; no refresh or ID token.
+
+use super::{TokenResponse, mint};
+use crate::service::clients::{Client, GRANT_CLIENT_CREDENTIALS};
+use crate::service::params::Params;
+use crate::service::scope::Scope;
+use crate::service::{ErrorCode, OAuthError, Provider, Result};
+
+/// Scopes that describe a user; meaningless without one.
+const USER_SCOPES: &[&str] = &["openid", "offline_access", "profile", "email"];
+
+pub(super) fn exchange(p: &Provider, client: &Client, params: &Params) -> Result<TokenResponse> {
+    if client.is_public() {
+        let e = OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            "public clients cannot use this grant",
+        );
+        return Err(e.into());
+    }
+    let allowed = Scope::parse(
+        &client
+            .allowed_scopes
+            .iter()
+            .filter(|s| !USER_SCOPES.contains(s))
+            .collect::<Vec<_>>()
+            .join(" "),
+    );
+    let scope = match params.get("scope") {
+        None => allowed,
+        Some(requested) => {
+            let requested = Scope::parse(requested);
+            if !requested.is_subset(&allowed) {
+                let e =
+                    OAuthError::new(ErrorCode::InvalidScope, "scope not allowed for this client");
+                return Err(e.into());
+            }
+            requested
+        }
+    };
+    let access = mint::access_token(p, client, client.id.as_str(), &scope, None)?;
+    p.store.insert_access_token(&access.record)?;
+    tracing::info!(client_id = %client.id, grant_type = GRANT_CLIENT_CREDENTIALS, "tokens issued");
+    Ok(TokenResponse {
+        access_token: access.token,
+        token_type: "Bearer",
+        expires_in: access.expires_in,
+        scope: scope.to_string(),
+        refresh_token: None,
+        id_token: None,
+    })
+}

@@ -1,0 +1,121 @@
+//! Refresh tokens and the atomic steps of their life: issue with a code,
+//! rotate, detect reuse.
+
+use diesel::prelude::*;
+
+use super::grants::{AccessTokenRecord, GrantRecord};
+use super::schema::{access_tokens, authorization_codes, grants, refresh_tokens};
+use super::{Store, StoreResult};
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = refresh_tokens)]
+pub struct RefreshRecord {
+    /// SHA-256 of the token; the token itself is never stored.
+    pub token_hash: String,
+    /// A public id for introspection (`jti`) and logs.
+    pub id: String,
+    pub grant_id: String,
+    pub client_id: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub retired_at: Option<i64>,
+}
+
+/// What a code redemption writes, all or nothing.
+#[derive(Debug)]
+pub struct CodeRedemption<'a> {
+    pub code_hash: &'a str,
+    pub grant_id: &'a str,
+    pub access: &'a AccessTokenRecord,
+    pub refresh: Option<&'a RefreshRecord>,
+    /// The family's absolute end when a refresh token is issued.
+    pub family_expires_at: Option<i64>,
+}
+
+impl Store {
+    /// Marks the code used and records the tokens issued for it, in one
+    /// transaction. `false` when the code was already used: of any number of
+    /// racing redemptions exactly one wins (a conditional update).
+    pub fn redeem_code(&self, r: &CodeRedemption<'_>, now: i64) -> StoreResult<bool> {
+        Ok(self.conn()?.transaction(|conn| {
+            let won = diesel::update(
+                authorization_codes::table
+                    .filter(authorization_codes::code_hash.eq(r.code_hash))
+                    .filter(authorization_codes::used_at.is_null()),
+            )
+            .set(authorization_codes::used_at.eq(now))
+            .execute(conn)?
+                == 1;
+            if !won {
+                return Ok::<_, diesel::result::Error>(false);
+            }
+            diesel::insert_into(access_tokens::table)
+                .values(r.access)
+                .execute(conn)?;
+            if let Some(refresh) = r.refresh {
+                diesel::insert_into(refresh_tokens::table)
+                    .values(refresh)
+                    .execute(conn)?;
+                diesel::update(grants::table.find(r.grant_id))
+                    .set(grants::expires_at.eq(r.family_expires_at))
+                    .execute(conn)?;
+            }
+            Ok(true)
+        })?)
+    }
+
+    pub fn refresh_token_with_grant(
+        &self,
+        token_hash: &str,
+    ) -> StoreResult<Option<(RefreshRecord, GrantRecord)>> {
+        Ok(refresh_tokens::table
+            .inner_join(grants::table)
+            .filter(refresh_tokens::token_hash.eq(token_hash))
+            .select((RefreshRecord::as_select(), GrantRecord::as_select()))
+            .first(&mut *self.conn()?)
+            .optional()?)
+    }
+
+    /// One rotation step: retire `old` (unless it is `None`, for the grace
+    /// window), store its successor and the new access token. `false` when
+    /// `old` was already retired, i.e. another request rotated it first.
+    pub fn rotate_refresh_token(
+        &self,
+        old: Option<&str>,
+        successor: &RefreshRecord,
+        access: &AccessTokenRecord,
+        now: i64,
+    ) -> StoreResult<bool> {
+        Ok(self.conn()?.transaction(|conn| {
+            if let Some(old) = old {
+                let retired = diesel::update(
+                    refresh_tokens::table
+                        .filter(refresh_tokens::token_hash.eq(old))
+                        .filter(refresh_tokens::retired_at.is_null()),
+                )
+                .set(refresh_tokens::retired_at.eq(now))
+                .execute(conn)?;
+                if retired == 0 {
+                    return Ok::<_, diesel::result::Error>(false);
+                }
+            }
+            diesel::insert_into(refresh_tokens::table)
+                .values(successor)
+                .execute(conn)?;
+            diesel::insert_into(access_tokens::table)
+                .values(access)
+                .execute(conn)?;
+            Ok(true)
+        })?)
+    }
+
+    /// When a refresh token was retired, read after a lost rotation race.
+    pub fn refresh_token_retired_at(&self, token_hash: &str) -> StoreResult<Option<i64>> {
+        Ok(refresh_tokens::table
+            .find(token_hash)
+            .select(refresh_tokens::retired_at)
+            .first::<Option<i64>>(&mut *self.conn()?)
+            .optional()?
+            .flatten())
+    }
+}
