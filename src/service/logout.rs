@@ -74,12 +74,11 @@ pub fn start(
         },
         None => None,
     };
-    if let (Some(h), Some(c)) = (&hint, &req.client_id) {
-        if &h.client_id != c {
-            return Ok(LogoutOutcome::Invalid(
-                "client_id does not match the id_token_hint.",
-            ));
-        }
+    let mismatch = matches!((&hint, &req.client_id), (Some(h), Some(c)) if &h.client_id != c);
+    if mismatch {
+        return Ok(LogoutOutcome::Invalid(
+            "client_id does not match the id_token_hint.",
+        ));
     }
     let current = login::current_session(p, session)?;
     let hinted_user_is_signed_in = match (&hint, &current) {

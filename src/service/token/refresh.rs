@@ -33,10 +33,11 @@ pub(super) fn exchange(p: &Provider, client: &Client, params: &Params) -> Result
     if grant.revoked_at.is_some() {
         return Err(OAuthError::invalid_grant("the refresh token was revoked").into());
     }
-    if let Some(retired_at) = token.retired_at {
-        if !within_grace(p, retired_at, now) {
-            return Err(reuse_detected(p, &grant, now));
-        }
+    if token
+        .retired_at
+        .is_some_and(|retired_at| !within_grace(p, retired_at, now))
+    {
+        return Err(reuse_detected(p, &grant, now));
     }
     if token.expires_at <= now || grant.expires_at.is_some_and(|end| end <= now) {
         return Err(OAuthError::invalid_grant("the refresh token has expired").into());

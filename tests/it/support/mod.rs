@@ -309,3 +309,86 @@ pub fn jwt_parts(jwt: &str) -> (serde_json::Value, serde_json::Value) {
     let claims = dec(it.next().expect("claims"));
     (header, claims)
 }
+
+/// An authorization with offline_access for a first-party client (no
+/// consent page); returns the token response.
+pub fn tokens_with_refresh(
+    server: &TestServer,
+    client: &TestClient,
+    username: &str,
+) -> serde_json::Value {
+    let (verifier, challenge) = pkce();
+    let url = authorize_url(
+        server,
+        client,
+        &[
+            ("scope", "openid profile offline_access"),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+            ("nonce", "n-1"),
+        ],
+    );
+    let cb = Browser::new().authorize(server, &url, username, PASSWORD);
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", cb.param("code").expect("code")),
+        ("redirect_uri", client.redirect.as_str()),
+        ("code_verifier", verifier.as_str()),
+        ("client_id", client.id.as_str()),
+    ];
+    let res = match &client.secret {
+        Some(secret) => token_request(server, Some((&client.id, secret)), &form[..4]),
+        None => token_request(server, None, &form),
+    };
+    assert_eq!(res.status(), 200);
+    res.json().expect("json")
+}
+
+/// grant_type=refresh_token for the client (Basic for confidential clients,
+/// client_id in the body for public ones).
+pub fn refresh(
+    server: &TestServer,
+    client: &TestClient,
+    refresh_token: &str,
+    extra: &[(&str, &str)],
+) -> reqwest::blocking::Response {
+    let mut form = vec![
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh_token),
+    ];
+    form.extend_from_slice(extra);
+    match &client.secret {
+        Some(secret) => token_request(server, Some((&client.id, secret)), &form),
+        None => {
+            form.push(("client_id", &client.id));
+            token_request(server, None, &form)
+        }
+    }
+}
+
+/// POST to /introspect or /revoke with Basic credentials.
+pub fn client_post(
+    server: &TestServer,
+    path: &str,
+    client: &TestClient,
+    form: &[(&str, &str)],
+) -> reqwest::blocking::Response {
+    let mut req = http().post(server.url(path)).form(form);
+    match &client.secret {
+        Some(secret) => req = req.header("Authorization", basic_header(&client.id, secret)),
+        None => {
+            let mut with_id = form.to_vec();
+            with_id.push(("client_id", &client.id));
+            req = http().post(server.url(path)).form(&with_id);
+        }
+    }
+    req.send().expect("request")
+}
+
+pub fn introspect(server: &TestServer, rs: &TestClient, token: &str) -> serde_json::Value {
+    let res = client_post(server, "/introspect", rs, &[("token", token)]);
+    assert_eq!(res.status(), 200);
+    res.json().expect("json")
+}
+
+pub const DAY: i64 = 24 * 3600;
