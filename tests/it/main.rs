@@ -8,6 +8,7 @@ mod flow;
 mod grants;
 mod logout;
 mod refresh;
+mod relying_party;
 mod revocation;
 mod session;
 mod support;
