@@ -174,7 +174,8 @@ fn serve(config: Config) -> Result<(), String> {
     let provider = server::provider(config, Arc::new(SystemClock)).map_err(|e| e.to_string())?;
     let admin_password = std::env::var(ADMIN_PASSWORD_ENV).ok().map(Secret::new);
     match users::bootstrap_admin(&provider.store, &SystemClock, admin_password) {
-        Ok(Some(generated)) => eprintln!(
+        // On stdout, not in the log stream: it is shown to the operator once.
+        Ok(Some(generated)) => println!(
             "\n  Created the first admin user.\n  username: admin\n  password: {}\n  \
              This is shown once; change it with `portcullis user set-password admin --password-stdin`.\n",
             generated.expose()

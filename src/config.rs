@@ -138,6 +138,13 @@ impl Config {
                 self.issuer
             ))
         })?;
+        if issuer.path() != "/" {
+            return Err(ConfigError::Invalid(format!(
+                "issuer {} has a path; portcullis serves its endpoints at the root of the \
+                 host, so use the bare origin (e.g. https://login.example.com)",
+                self.issuer
+            )));
+        }
         if issuer.query().is_some() || issuer.fragment().is_some() {
             return Err(ConfigError::Invalid(
                 "issuer must not have a query or fragment (OpenID Connect Discovery 3)".into(),

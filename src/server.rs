@@ -4,7 +4,7 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::middleware::from_fn;
+use actix_web::middleware::{Condition, DefaultHeaders, from_fn};
 use actix_web::web::Data;
 use actix_web::{App, HttpServer};
 
@@ -28,6 +28,9 @@ pub fn provider(config: Config, clock: SharedClock) -> Result<Arc<Provider>, ser
     Provider::new(config, store, clock)
 }
 
+/// Sent on every response when the issuer is https (RFC 6797).
+const HSTS: (&str, &str) = ("Strict-Transport-Security", "max-age=31536000");
+
 /// How the server handles process signals.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Signals {
@@ -47,11 +50,14 @@ pub fn build(
         0 => std::thread::available_parallelism().map_or(2, usize::from),
         n => n,
     };
+    let https = provider.config.issuer_is_https();
     let data = Data::from(provider);
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
             .configure(crate::http::configure)
+            .wrap(crate::http::error::framework_errors())
+            .wrap(Condition::new(https, DefaultHeaders::new().add(HSTS)))
             .wrap(from_fn(crate::http::access_log))
     })
     .workers(workers)
@@ -67,8 +73,10 @@ pub fn build(
 pub fn init_tracing(filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr)
         .try_init();
 }

@@ -26,6 +26,13 @@ pub fn id() -> String {
     token(16)
 }
 
+/// 128 random bits as lowercase hex: safe on command lines and in URLs.
+pub fn hex_id() -> String {
+    let mut buf = [0u8; 16];
+    OsRng.unwrap_err().fill_bytes(&mut buf);
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Hex SHA-256, the storage form of high-entropy secrets. A slow KDF would
 /// add nothing for 256-bit random values and would cost throughput.
 pub fn sha256_hex(value: &str) -> String {

@@ -7,11 +7,16 @@ use actix_web::web::{self, ServiceConfig};
 
 const STYLE: &str = include_str!("../../static/style.css");
 const FORM_POST_JS: &str = include_str!("../../static/form_post.js");
+const FAVICON: &str = include_str!("../../static/favicon.svg");
 
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.route(
         "/static/style.css",
         web::get().to(|| async { asset("text/css; charset=utf-8", STYLE) }),
+    )
+    .route(
+        "/static/favicon.svg",
+        web::get().to(|| async { asset("image/svg+xml", FAVICON) }),
     )
     .route(
         "/static/form_post.js",

@@ -93,8 +93,16 @@ pub(super) fn respond(p: &Provider, outcome: Outcome, after_post: bool) -> HttpR
 }
 
 pub(super) fn redirect(status: StatusCode, location: &str) -> HttpResponse {
+    // Registered URIs are validated, so this only fails for data that got
+    // into the database some other way; it must still never become a 500
+    // or a header injection.
+    let Ok(value) = header::HeaderValue::from_str(location) else {
+        tracing::error!("redirect target is not a valid header value");
+        let page = ErrorPage::new("The application's redirect address is not valid.");
+        return pages::render(StatusCode::BAD_REQUEST, &page);
+    };
     HttpResponse::build(status)
-        .insert_header((header::LOCATION, location))
+        .insert_header((header::LOCATION, value))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .finish()
 }

@@ -42,6 +42,7 @@ async fn get_consent(
                 request: &v.request,
                 csrf: &v.csrf,
                 client_name: &v.client_name,
+                username: &v.username,
                 scopes: &v.scopes,
             },
         ),

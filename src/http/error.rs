@@ -3,8 +3,11 @@
 //! HTML error pages for the browser. Server faults are logged under a request
 //! id; clients see only that id.
 
+use actix_web::body::MessageBody;
+use actix_web::dev::ServiceResponse;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 
@@ -169,4 +172,50 @@ impl ResponseError for PageError {
             }
         }
     }
+}
+
+/// Errors the framework produces before a handler runs (an unreadable query,
+/// a body over the limit, an unknown path, a wrong method) get the same form
+/// as ours: RFC 6749 JSON on the API endpoints, an error page elsewhere.
+/// Responses we built ourselves pass through untouched.
+pub fn framework_errors<B: MessageBody + 'static>() -> ErrorHandlers<B> {
+    ErrorHandlers::new().default_handler(replace_framework_error)
+}
+
+const API_PATHS: &[&str] = &["/token", "/revoke", "/introspect", "/userinfo"];
+
+fn replace_framework_error<B>(
+    res: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let headers = res.headers();
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    let ours = is_json
+        || headers.contains_key(header::CONTENT_SECURITY_POLICY)
+        || headers.contains_key(header::WWW_AUTHENTICATE);
+    if ours {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let status = res.status();
+    let message = match status {
+        StatusCode::NOT_FOUND => "There is nothing here.",
+        StatusCode::METHOD_NOT_ALLOWED => "This address does not accept that method.",
+        StatusCode::PAYLOAD_TOO_LARGE => "The request is too large.",
+        s if s.is_server_error() => "The server could not complete this request.",
+        _ => "The request could not be read.",
+    };
+    let replacement = if API_PATHS.contains(&res.request().path()) {
+        let code = if status.is_server_error() {
+            ErrorCode::ServerError
+        } else {
+            ErrorCode::InvalidRequest
+        };
+        oauth_json(status, &OAuthError::new(code, message))
+    } else {
+        pages::render(status, &ErrorPage::new(message))
+    };
+    let (req, _) = res.into_parts();
+    let res = ServiceResponse::new(req, replacement).map_into_right_body();
+    Ok(ErrorHandlerResponse::Response(res))
 }

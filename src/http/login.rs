@@ -64,8 +64,16 @@ async fn post_login(
         username: username.clone(),
         password: Secret::new(params.get("password").unwrap_or_default()),
         csrf: params.get("csrf").unwrap_or_default().to_owned(),
+        source_ip: req.peer_addr().map(|a| a.ip().to_string()),
     };
     let old_session = cookies::read(&req, cookies::SESSION);
+    let Some(_turn) = p.hash_limiter.acquire().await else {
+        tracing::warn!("login refused: password hashing queue is full");
+        return Err(PageError::Shown {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            message: "Too many sign-ins at once. Please try again in a moment.",
+        });
+    };
     let outcome = blocking(&p, move |p| {
         login::login(p, &form, &browser, old_session.as_ref())
     })

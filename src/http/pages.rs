@@ -45,6 +45,7 @@ pub struct ConsentPage<'a> {
     pub request: &'a str,
     pub csrf: &'a str,
     pub client_name: &'a str,
+    pub username: &'a str,
     pub scopes: &'a [String],
 }
 

@@ -158,7 +158,11 @@ pub fn start(p: &Provider, params: &Params, session: Option<&Secret>) -> Result<
         mode: params
             .get("response_mode")
             .map_or(ResponseMode::Query, ResponseMode::parse),
-        state: params.get("state").map(str::to_owned),
+        // An oversized state is refused below and not echoed back.
+        state: params
+            .get("state")
+            .filter(|s| s.len() <= MAX_PARAM_LEN)
+            .map(str::to_owned),
     };
     let pending = match validate(p, &client, params, &target) {
         Ok(pending) => pending,
@@ -247,7 +251,7 @@ fn validate(
     params: &Params,
     target: &Target,
 ) -> std::result::Result<PendingRecord, OAuthError> {
-    params.reject_repeated()?;
+    params.reject_malformed()?;
     if params.get("request").is_some() {
         return Err(OAuthError::new(
             ErrorCode::RequestNotSupported,
@@ -462,10 +466,14 @@ fn login_needed(
     prompt: Prompt,
     session: &SessionRecord,
 ) -> Result<Option<ErrorCode>> {
-    // A login that happened during this request satisfies prompt=login and a
-    // mismatched hint; without this the user would loop on the login page.
+    // A login that happened during this request satisfies prompt=login,
+    // max_age and a mismatched hint; without this the user would be sent
+    // back to the login page after taking time on the consent page.
     let fresh = pending.authenticated_session_id.as_deref() == Some(session.id.as_str());
-    if prompt.login && !fresh {
+    if fresh {
+        return Ok(None);
+    }
+    if prompt.login {
         return Ok(Some(ErrorCode::LoginRequired));
     }
     if pending
@@ -474,7 +482,7 @@ fn login_needed(
     {
         return Ok(Some(ErrorCode::LoginRequired));
     }
-    if let Some(hint) = pending.login_hint.as_ref().filter(|_| !fresh) {
+    if let Some(hint) = &pending.login_hint {
         let user = p.store.user_by_id(&session.user_id)?;
         if user.is_none_or(|u| &u.username != hint) {
             // Another account is signed in: choosing is an interaction.

@@ -89,13 +89,16 @@ impl Client {
 
 /// Exact string comparison, except that the port of an `http` loopback IP
 /// literal may differ (RFC 8252 7.3): native apps listen on ephemeral ports.
+///
+/// The relaxation applies only to a URI registered without a port: a
+/// registration that names a port means exactly that port.
 pub fn redirect_uri_matches(registered: &str, presented: &str) -> bool {
     if registered == presented {
         return true;
     }
     for host in ["http://127.0.0.1", "http://[::1]"] {
         if let (Some(r), Some(p)) = (registered.strip_prefix(host), presented.strip_prefix(host)) {
-            return strip_port(r) == strip_port(p);
+            return !r.starts_with(':') && strip_port(p) == Some(r);
         }
     }
     false
@@ -109,16 +112,25 @@ fn strip_port(rest: &str) -> Option<&str> {
     };
     let digits = after_colon.bytes().take_while(u8::is_ascii_digit).count();
     let port = &after_colon[..digits];
-    if port.is_empty() || port.len() > 5 || port.parse::<u32>().map_or(true, |p| p > 65535) {
+    let valid = port.parse::<u32>().is_ok_and(|p| (1..=65535).contains(&p));
+    if port.is_empty() || port.len() > 5 || !valid {
         return None;
     }
     Some(&after_colon[digits..])
 }
 
-/// Registration-time validation: absolute, no fragment or userinfo, no
-/// wildcard, and https unless the host is a loopback IP literal.
+/// Registration-time validation: absolute and already in normal form (so
+/// the exact-string comparison at /authorize compares what was validated),
+/// no fragment or userinfo, no wildcard, and https unless the host is
+/// `127.0.0.1` or `[::1]`.
 pub fn validate_redirect_uri(uri: &str) -> std::result::Result<(), String> {
     let url = Url::parse(uri).map_err(|e| format!("{uri:?} is not an absolute URL: {e}"))?;
+    if url.as_str() != uri {
+        return Err(format!(
+            "{uri:?} is not in normal form; register it as {:?}",
+            url.as_str()
+        ));
+    }
     if uri.contains('#') {
         return Err(format!("{uri:?} must not contain a fragment"));
     }
@@ -128,8 +140,7 @@ pub fn validate_redirect_uri(uri: &str) -> std::result::Result<(), String> {
     if uri.contains('*') {
         return Err(format!("{uri:?} must not contain a wildcard"));
     }
-    let loopback = matches!(url.host(), Some(url::Host::Ipv4(ip)) if ip.is_loopback())
-        || matches!(url.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback());
+    let loopback = matches!(url.host_str(), Some("127.0.0.1") | Some("[::1]"));
     match url.scheme() {
         "https" => Ok(()),
         "http" if loopback => Ok(()),
@@ -314,7 +325,7 @@ pub fn register(
     {
         validate_redirect_uri(uri).map_err(RegisterError::Invalid)?;
     }
-    let id = new.id.unwrap_or_else(random::id);
+    let id = new.id.unwrap_or_else(random::hex_id);
     if id.is_empty() || !id.bytes().all(|b| (0x20..=0x7e).contains(&b)) || id.contains(':') {
         return Err(RegisterError::Invalid(
             "client id must be printable ASCII without ':'".into(),
@@ -424,9 +435,17 @@ mod tests {
             "http://127.0.0.1/cb",
             "http://127.0.0.1:51000/cb"
         ));
-        assert!(redirect_uri_matches(
+        assert!(!redirect_uri_matches(
             "http://127.0.0.1:8000/cb",
             "http://127.0.0.1:9/cb"
+        ));
+        assert!(redirect_uri_matches(
+            "http://127.0.0.1:8000/cb",
+            "http://127.0.0.1:8000/cb"
+        ));
+        assert!(!redirect_uri_matches(
+            "http://127.0.0.1/cb",
+            "http://127.0.0.1:0/cb"
         ));
         assert!(redirect_uri_matches(
             "http://[::1]/cb",
@@ -466,6 +485,13 @@ mod tests {
             "https://user:pw@app.example/cb",
             "https://*.example/cb",
             "javascript:alert(1)",
+            "https://app.example/cb\r\nSet-Cookie: x=1",
+            " https://app.example/cb",
+            "https://app.example/c\tb",
+            "http://127.0.0.2/cb",
+            "http://0x7f.1/cb",
+            "https://app.example",
+            "https://APP.example/cb",
         ] {
             assert!(validate_redirect_uri(bad).is_err(), "{bad}");
         }

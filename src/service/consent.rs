@@ -13,6 +13,8 @@ pub const CSRF_CONSENT: &str = "consent";
 pub struct ConsentView {
     pub request: String,
     pub client_name: String,
+    /// Who is signed in, so the user can tell and switch accounts.
+    pub username: String,
     pub scopes: Vec<String>,
     pub csrf: String,
 }
@@ -30,9 +32,14 @@ pub fn page(p: &Provider, request: &str, cookie: Option<&Secret>) -> Result<Cons
     let Some(pending) = p.store.pending(request, p.now())? else {
         return Ok(ConsentPage::Page(PageError::RequestExpired));
     };
-    let (Some(cookie), Some(_)) = (cookie, login::current_session(p, cookie)?) else {
+    let (Some(cookie), Some(session)) = (cookie, login::current_session(p, cookie)?) else {
         return Ok(ConsentPage::Login(RequestId::new(pending.id)));
     };
+    let username = p
+        .store
+        .user_by_id(&session.user_id)?
+        .map(|u| u.username)
+        .unwrap_or_default();
     let Some(client) = p.store.client(&pending.client_id)? else {
         return Ok(ConsentPage::Page(PageError::UnknownClient));
     };
@@ -40,6 +47,7 @@ pub fn page(p: &Provider, request: &str, cookie: Option<&Secret>) -> Result<Cons
         csrf: p.csrf.token(CSRF_CONSENT, cookie, &pending.id),
         request: pending.id,
         client_name: client.name,
+        username,
         scopes: Scope::parse(&pending.scope).descriptions(),
     }))
 }

@@ -73,6 +73,8 @@ pub struct LoginForm {
     pub username: String,
     pub password: Secret,
     pub csrf: String,
+    /// The client's address, for the log.
+    pub source_ip: Option<String>,
 }
 
 /// Checks the form and the credentials (argon2: call off the async
@@ -91,7 +93,11 @@ pub fn login(
     let client_id = pending.as_ref().map(|r| r.client_id.clone());
     let Some(user) = super::users::verify_credentials(&p.store, &form.username, &form.password)?
     else {
-        tracing::info!(client_id = client_id.as_deref(), "login failed");
+        tracing::info!(
+            client_id = client_id.as_deref(),
+            ip = form.source_ip.as_deref(),
+            "login failed"
+        );
         return Ok(LoginOutcome::BadCredentials);
     };
     if let Some(old) = current_session(p, old_session)? {
@@ -112,6 +118,11 @@ pub fn login(
         p.store
             .mark_pending_authenticated(&pending.id, &session.id)?;
     }
-    tracing::info!(user_id = %user.id, client_id = client_id.as_deref(), "login succeeded");
+    tracing::info!(
+        user_id = %user.id,
+        client_id = client_id.as_deref(),
+        ip = form.source_ip.as_deref(),
+        "login succeeded"
+    );
     Ok(LoginOutcome::Success { cookie, user })
 }

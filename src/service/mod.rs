@@ -16,6 +16,7 @@ pub mod clients;
 pub mod consent;
 pub mod discovery;
 pub mod error;
+pub mod limits;
 pub mod login;
 pub mod logout;
 pub mod params;
@@ -36,6 +37,8 @@ pub struct Provider {
     pub keys: KeyRing,
     pub csrf: CsrfKey,
     pub discovery_json: String,
+    /// Bounds concurrent password hashing (login).
+    pub hash_limiter: limits::HashLimiter,
 }
 
 impl Provider {
@@ -47,6 +50,8 @@ impl Provider {
             store.server_secret("csrf_key", || random::token(32))?,
         ));
         let discovery_json = discovery::document(&config);
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        let hash_limiter = limits::HashLimiter::new(cores, std::time::Duration::from_secs(10));
         Ok(Arc::new(Self {
             config,
             store,
@@ -54,6 +59,7 @@ impl Provider {
             keys,
             csrf,
             discovery_json,
+            hash_limiter,
         }))
     }
 

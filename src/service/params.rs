@@ -10,19 +10,29 @@ use super::OAuthError;
 pub struct Params {
     values: HashMap<String, String>,
     repeated: Vec<String>,
+    /// A name or value that is not UTF-8 once decoded.
+    malformed: bool,
 }
 
 impl Params {
     pub fn parse(encoded: &[u8]) -> Self {
         let mut params = Params::default();
-        for (k, v) in form_urlencoded::parse(encoded) {
+        for pair in encoded.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
+            let (k, v) = match pair.iter().position(|b| *b == b'=') {
+                Some(i) => (&pair[..i], &pair[i + 1..]),
+                None => (pair, &[][..]),
+            };
+            let (Some(k), Some(v)) = (decode(k), decode(v)) else {
+                params.malformed = true;
+                continue;
+            };
             if v.is_empty() {
                 continue;
             }
-            if params.values.contains_key(k.as_ref()) {
-                params.repeated.push(k.into_owned());
+            if params.values.contains_key(&k) {
+                params.repeated.push(k);
             } else {
-                params.values.insert(k.into_owned(), v.into_owned());
+                params.values.insert(k, v);
             }
         }
         params
@@ -36,8 +46,12 @@ impl Params {
         self.repeated.iter().any(|r| r == name)
     }
 
-    /// invalid_request naming the first repeated parameter, if any.
-    pub fn reject_repeated(&self) -> Result<(), OAuthError> {
+    /// invalid_request for undecodable input, or naming the first repeated
+    /// parameter.
+    pub fn reject_malformed(&self) -> Result<(), OAuthError> {
+        if self.malformed {
+            return Err(OAuthError::invalid_request("parameters must be UTF-8"));
+        }
         match self.repeated.first() {
             Some(name) => Err(OAuthError::invalid_request(format!(
                 "parameter {} appears more than once",
@@ -52,6 +66,17 @@ impl Params {
         self.get(name)
             .ok_or_else(|| OAuthError::invalid_request(format!("missing parameter {name}")))
     }
+}
+
+/// application/x-www-form-urlencoded decoding that refuses invalid UTF-8
+/// instead of replacing it.
+fn decode(raw: &[u8]) -> Option<String> {
+    let spaced: Vec<u8> = raw
+        .iter()
+        .map(|b| if *b == b'+' { b' ' } else { *b })
+        .collect();
+    let bytes: Vec<u8> = percent_encoding::percent_decode(&spaced).collect();
+    String::from_utf8(bytes).ok()
 }
 
 /// A parameter name safe to echo in an error description: RFC 6749 limits
@@ -72,20 +97,28 @@ mod tests {
         let p = Params::parse(b"a=1&b=2&a=3");
         assert_eq!(p.get("a"), Some("1"));
         assert!(p.is_repeated("a"));
-        assert!(p.reject_repeated().is_err());
+        assert!(p.reject_malformed().is_err());
+    }
+
+    #[test]
+    fn invalid_utf8_is_malformed() {
+        assert!(Params::parse(b"state=%FF%FE").reject_malformed().is_err());
+        let p = Params::parse(b"a=%C3%A9+x&b=1%2B1");
+        assert_eq!(p.get("a"), Some("\u{e9} x"));
+        assert_eq!(p.get("b"), Some("1+1"));
     }
 
     #[test]
     fn empty_values_are_absent() {
         let p = Params::parse(b"a=&b=2");
         assert_eq!(p.get("a"), None);
-        assert!(p.reject_repeated().is_ok());
+        assert!(p.reject_malformed().is_ok());
     }
 
     #[test]
     fn error_text_is_printable_ascii() {
         let p = Params::parse("x%22%0A\u{e9}=1&x%22%0A\u{e9}=2".as_bytes());
-        let e = p.reject_repeated().unwrap_err();
+        let e = p.reject_malformed().unwrap_err();
         assert!(
             e.description
                 .chars()

@@ -36,7 +36,7 @@ fn access_token_jti(p: &Provider, token: &str) -> Option<String> {
 /// token. Unknown, expired, already revoked and other clients' tokens all get
 /// the same empty success, and other clients' tokens keep working.
 pub fn revoke(p: &Provider, creds: &ClientCredentials, params: &Params) -> Result<()> {
-    params.reject_repeated()?;
+    params.reject_malformed()?;
     let client = clients::authenticate(&p.store, creds)?;
     let token = params.require("token")?;
     let now = p.now();
@@ -63,7 +63,7 @@ pub fn revoke(p: &Provider, creds: &ClientCredentials, params: &Params) -> Resul
 /// POST /introspect: only confidential clients (resource servers register
 /// as such). Anything not active is exactly `{"active": false}`.
 pub fn introspect(p: &Provider, creds: &ClientCredentials, params: &Params) -> Result<Value> {
-    params.reject_repeated()?;
+    params.reject_malformed()?;
     let caller = clients::authenticate(&p.store, creds)?;
     if caller.is_public() {
         return Err(OAuthError::invalid_client().into());

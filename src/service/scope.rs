@@ -50,14 +50,18 @@ impl Scope {
         self.0.iter().map(String::as_str)
     }
 
-    /// Plain-language descriptions for the consent page.
+    /// Plain-language descriptions for the consent page: the scopes we know
+    /// in their natural order (signing in first), then any others.
     pub fn descriptions(&self) -> Vec<String> {
-        self.iter()
-            .map(|s| match KNOWN.iter().find(|(name, _)| *name == s) {
-                Some((_, words)) => (*words).to_owned(),
-                None => format!("Access \"{s}\""),
-            })
-            .collect()
+        let known = KNOWN
+            .iter()
+            .filter(|(name, _)| self.contains(name))
+            .map(|(_, w)| (*w).to_owned());
+        let other = self
+            .iter()
+            .filter(|s| !KNOWN.iter().any(|(name, _)| name == s))
+            .map(|s| format!("Access \"{s}\""));
+        known.chain(other).collect()
     }
 }
 

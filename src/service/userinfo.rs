@@ -62,8 +62,13 @@ pub fn validate_access_token(p: &Provider, token: &str) -> Result<AccessClaims, 
     if exp <= now {
         return Err(invalid("the access token has expired"));
     }
+    // We never issue tokens dated in the future; allow a minute of skew
+    // between instances.
+    if iat > now + 60 {
+        return Err(invalid("the access token is not valid yet"));
+    }
     if !p.store.access_token_active(&jti, now)? {
-        return Err(invalid("the access token has been revoked"));
+        return Err(invalid("the access token is no longer active"));
     }
     let scope = Scope::parse(&str_claim("scope").unwrap_or_default());
     Ok(AccessClaims {

@@ -107,10 +107,14 @@ impl Store {
 
     /// Whether an access token we issued is neither revoked nor expired.
     pub fn access_token_active(&self, jti: &str, now: i64) -> StoreResult<bool> {
+        // The grant is checked too, so a token can never outlive a revoked
+        // grant whatever order concurrent writes land in.
         let n: i64 = access_tokens::table
+            .left_join(grants::table)
             .filter(access_tokens::jti.eq(jti))
             .filter(access_tokens::revoked_at.is_null())
             .filter(access_tokens::expires_at.gt(now))
+            .filter(grants::revoked_at.is_null())
             .count()
             .get_result(&mut *self.conn()?)?;
         Ok(n > 0)

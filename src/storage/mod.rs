@@ -79,12 +79,8 @@ impl Store {
     /// Opens the pool and applies pending migrations.
     pub fn open(url: &str, pool_size: u32, timeout: Duration) -> StoreResult<Self> {
         let path = sqlite_path(url).ok_or(StoreError::UnsupportedUrl)?;
-        let dir = std::path::Path::new(path)
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty());
-        if let Some(dir) = dir {
-            std::fs::create_dir_all(dir).map_err(|e| StoreError::Migration(e.to_string()))?;
-        }
+        restrict_permissions(std::path::Path::new(path))
+            .map_err(|e| StoreError::Migration(format!("cannot prepare {path}: {e}")))?;
         enable_wal(path)?;
         let pool = Pool::builder()
             .max_size(pool_size)
@@ -107,6 +103,36 @@ impl Store {
     pub(crate) fn conn(&self) -> StoreResult<PooledConnection<Manager>> {
         Ok(self.pool.get()?)
     }
+}
+
+/// The database holds the private signing keys: create its directory and
+/// file readable by the owner only, and tighten an existing file. SQLite gives
+/// the -wal and -shm files the main file's permissions.
+fn restrict_permissions(path: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+    if path.as_os_str() == ":memory:" {
+        return Ok(());
+    }
+    if let Some(dir) = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty() && !d.exists())
+    {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+    }
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)?;
+    let mode = std::fs::metadata(path)?.permissions().mode();
+    if mode & 0o077 != 0 {
+        tracing::warn!(path = %path.display(), "database file was readable by others; set to 0600");
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
 }
 
 /// The file path of a SQLite URL: `sqlite://path`, `sqlite:path` or a bare path.

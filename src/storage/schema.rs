@@ -142,6 +142,7 @@ diesel::joinable!(login_sessions -> users (user_id));
 diesel::joinable!(authorization_codes -> grants (grant_id));
 diesel::joinable!(refresh_tokens -> grants (grant_id));
 diesel::joinable!(grants -> clients (client_id));
+diesel::joinable!(access_tokens -> grants (grant_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,

@@ -19,15 +19,17 @@ pub(super) fn exchange(p: &Provider, client: &Client, params: &Params) -> Result
     let Some((record, grant)) = p.store.code_with_grant(&code_hash)? else {
         return Err(OAuthError::invalid_grant("unknown authorization code").into());
     };
+    // Another client's code: refused before anything else, so that nobody
+    // but the owner can burn it or, by replaying it, revoke its tokens.
+    if grant.client_id != client.id.as_str() {
+        tracing::info!(client_id = %client.id, "authorization code presented by another client");
+        return Err(OAuthError::invalid_grant("the code was issued to another client").into());
+    }
     if record.used_at.is_some() {
         return Err(replayed(p, &grant, now));
     }
     // Checks that fail leave the code unused: a wrong guess by someone
     // holding a stolen code must not burn it for its owner.
-    if grant.client_id != client.id.as_str() {
-        tracing::info!(client_id = %client.id, "authorization code presented by another client");
-        return Err(OAuthError::invalid_grant("the code was issued to another client").into());
-    }
     if record.expires_at <= now {
         return Err(OAuthError::invalid_grant("the authorization code has expired").into());
     }

@@ -30,7 +30,7 @@ pub struct TokenResponse {
 
 /// POST /token: authenticates the client, then runs the grant.
 pub fn exchange(p: &Provider, creds: &ClientCredentials, params: &Params) -> Result<TokenResponse> {
-    params.reject_repeated()?;
+    params.reject_malformed()?;
     let grant_type = params.require("grant_type")?;
     let client = clients::authenticate(&p.store, creds)?;
     let known = [
