@@ -189,6 +189,7 @@ fn serve(config: Config) -> Result<(), String> {
         database = %crate::config::redact_url(&provider.config.database.url),
         "portcullis is serving"
     );
+    server::spawn_maintenance(provider.clone());
     let server =
         server::build(provider, listener, server::Signals::Handle).map_err(|e| e.to_string())?;
     actix_web::rt::System::new()

@@ -80,3 +80,26 @@ pub fn init_tracing(filter: &str) {
         .with_writer(std::io::stderr)
         .try_init();
 }
+
+/// How often expired rows are swept away.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(600);
+
+/// Starts the periodic sweep of expired rows on its own thread (it is
+/// blocking database work). Several instances may all sweep: the deletes
+/// are idempotent.
+pub fn spawn_maintenance(provider: Arc<Provider>) {
+    let spawned = std::thread::Builder::new()
+        .name("maintenance".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(SWEEP_INTERVAL);
+                match provider.store.purge_expired(provider.now()) {
+                    Ok(purged) => tracing::debug!(?purged, "expired rows removed"),
+                    Err(e) => tracing::warn!(error = %e, "sweeping expired rows failed"),
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "cannot start the maintenance thread");
+    }
+}

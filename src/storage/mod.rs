@@ -12,6 +12,7 @@ pub mod clients;
 pub mod consents;
 pub mod grants;
 pub mod keys;
+pub mod maintenance;
 pub mod pending;
 pub mod refresh;
 pub mod schema;

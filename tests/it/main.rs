@@ -6,6 +6,7 @@ mod cli;
 mod discovery;
 mod flow;
 mod grants;
+mod hardening;
 mod logout;
 mod refresh;
 mod relying_party;

@@ -1,0 +1,265 @@
+//! Regression tests for problems found by probing the running server, each
+//! named for what it pins.
+
+use std::os::unix::fs::PermissionsExt;
+
+use serde_json::Value;
+
+use crate::support::browser::location;
+use crate::support::{self, Browser, Callback, ClientSpec, PASSWORD, TestServer, authorize_url};
+
+#[test]
+fn database_and_its_directory_are_private() {
+    let dir = tempfile::tempdir().unwrap();
+    let db_dir = dir.path().join("new-data");
+    let db = db_dir.join("portcullis.db").display().to_string();
+    let _server = TestServer::start_with(|c| c.database.url = db.clone());
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&db_dir), 0o700);
+    assert_eq!(mode(std::path::Path::new(&db)), 0o600);
+    let wal = format!("{db}-wal");
+    if std::path::Path::new(&wal).exists() {
+        assert_eq!(mode(std::path::Path::new(&wal)), 0o600);
+    }
+}
+
+#[test]
+fn replaying_a_code_as_another_client_revokes_nothing() {
+    let server = TestServer::start();
+    server.add_user("alice");
+    let victim = server.confidential();
+    let public = server.public();
+    let (code, verifier, _) = support::obtain_code(&server, &victim, "alice");
+    let body = support::exchange(&server, &victim, &code, &verifier);
+    let access = body["access_token"].as_str().unwrap();
+    let res = support::token_request(
+        &server,
+        None,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", &victim.redirect),
+            ("client_id", &public.id),
+            ("code_verifier", &verifier),
+        ],
+    );
+    assert_eq!(res.status(), 400);
+    assert_eq!(
+        support::userinfo(&server, access).status(),
+        200,
+        "the victim keeps its tokens"
+    );
+}
+
+#[test]
+fn max_age_is_satisfied_by_the_login_of_this_request() {
+    let server = TestServer::start();
+    server.add_user("alice");
+    let client = server.confidential();
+    let browser = Browser::new();
+    let res = browser.get(&authorize_url(&server, &client, &[("max_age", "0")]));
+    let res = browser.submit_login(&location(&res).unwrap(), "alice", PASSWORD);
+    let consent = location(&browser.get(&location(&res).unwrap())).unwrap();
+    assert!(consent.contains("/consent?request="), "{consent}");
+    server.clock.advance(30); // reading the consent page
+    let res = browser.approve_consent(&consent, "approve");
+    let cb = Callback::parse(&location(&res).unwrap());
+    assert!(
+        cb.param("code").is_some(),
+        "not sent back to the login page: {}",
+        cb.url
+    );
+}
+
+#[test]
+fn registered_loopback_port_is_exact() {
+    let server = TestServer::start();
+    let client = server.add_client(ClientSpec {
+        redirect: "http://127.0.0.1:19090/cb".into(),
+        ..Default::default()
+    });
+    let url = |uri: &str| {
+        let uri: String = form_urlencoded::byte_serialize(uri.as_bytes()).collect();
+        server.url(&format!(
+            "/authorize?response_type=code&scope=openid&client_id={}&redirect_uri={uri}",
+            client.id
+        ))
+    };
+    assert_eq!(
+        support::http()
+            .get(url("http://127.0.0.1:19090/cb"))
+            .send()
+            .unwrap()
+            .status(),
+        302
+    );
+    for other in [
+        "http://127.0.0.1:19091/cb",
+        "http://127.0.0.1/cb",
+        "http://127.0.0.1:0/cb",
+    ] {
+        let res = support::http().get(url(other)).send().unwrap();
+        assert_eq!(res.status(), 400, "{other}");
+        assert!(location(&res).is_none());
+    }
+}
+
+#[test]
+fn framework_errors_keep_our_form() {
+    let server = TestServer::start();
+    for path in [
+        "/consent",
+        "/authorize/continue",
+        "/consent?request=a&request=b",
+        "/nowhere",
+    ] {
+        let res = support::http().get(server.url(path)).send().unwrap();
+        assert!(res.status().is_client_error(), "{path}");
+        assert!(
+            res.headers().contains_key("content-security-policy"),
+            "{path}: an error page"
+        );
+        assert!(
+            res.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+    }
+    let big = "x".repeat(100 * 1024);
+    let res = support::http()
+        .post(server.url("/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("grant_type=authorization_code&code={big}"))
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), 413);
+    let body: Value = res.json().unwrap();
+    assert_eq!(body["error"], "invalid_request");
+    let res = support::http().get(server.url("/token")).send().unwrap();
+    assert_eq!(res.status(), 405);
+    assert_eq!(res.json::<Value>().unwrap()["error"], "invalid_request");
+}
+
+#[test]
+fn invalid_utf8_and_oversized_state_are_refused_without_echo() {
+    let server = TestServer::start();
+    let client = server.confidential();
+    let base = authorize_url(&server, &client, &[]);
+    for (state, echoed) in [("%FF%FE", None), (&*"s".repeat(3000), None)] {
+        let url = base.replace("state=st-123", &format!("state={state}"));
+        let res = support::http().get(&url).send().unwrap();
+        assert_eq!(res.status(), 302);
+        let cb = Callback::parse(&location(&res).unwrap());
+        assert_eq!(cb.param("error"), Some("invalid_request"));
+        assert_eq!(cb.param("state"), echoed);
+    }
+}
+
+#[test]
+fn access_token_dated_in_the_future_is_refused() {
+    let server = TestServer::start();
+    let sub = server.add_user("alice");
+    let now = server.clock_now();
+    let claims = serde_json::json!({
+        "iss": server.base, "sub": sub, "aud": server.base, "exp": now + 7200,
+        "iat": now + 3600, "jti": "future", "client_id": "x", "scope": "openid",
+    });
+    let token = portcullis::crypto::jwt::sign(
+        &server.provider.keys,
+        portcullis::crypto::keys::Alg::ES256,
+        "at+jwt",
+        claims.as_object().unwrap().clone(),
+    )
+    .unwrap();
+    assert_eq!(support::userinfo(&server, &token).status(), 401);
+}
+
+#[test]
+fn https_issuer_sends_hsts() {
+    let server = TestServer::start_with(|c| c.issuer = "https://127.0.0.1".into());
+    let res = support::http().get(server.url("/jwks")).send().unwrap();
+    assert_eq!(
+        res.headers()["strict-transport-security"],
+        "max-age=31536000"
+    );
+    let plain = TestServer::start();
+    let res = support::http().get(plain.url("/jwks")).send().unwrap();
+    assert!(!res.headers().contains_key("strict-transport-security"));
+}
+
+#[test]
+fn consent_page_names_the_account_and_orders_scopes() {
+    let server = TestServer::start();
+    server.add_user("alice");
+    let client = server.confidential();
+    let browser = Browser::new();
+    let res = browser.get(&authorize_url(
+        &server,
+        &client,
+        &[("scope", "email openid profile")],
+    ));
+    let res = browser.submit_login(&location(&res).unwrap(), "alice", PASSWORD);
+    let consent = location(&browser.get(&location(&res).unwrap())).unwrap();
+    let html = browser.get(&consent).text().unwrap();
+    assert!(html.contains("Signed in as <strong>alice</strong>"));
+    let sign_in = html.find("Sign you in").unwrap();
+    let email = html.find("email address").unwrap();
+    assert!(sign_in < email, "openid first");
+    assert_eq!(
+        browser.get(&server.url("/static/favicon.svg")).status(),
+        200
+    );
+}
+
+#[test]
+fn expired_rows_are_swept_and_live_ones_kept() {
+    let server = TestServer::start();
+    server.add_user("alice");
+    let client = server.add_client(ClientSpec {
+        first_party: true,
+        ..Default::default()
+    });
+    // A pending request nobody finishes, a session, a grant with a code and
+    // an access token, and a refresh-token family.
+    support::http()
+        .get(authorize_url(&server, &client, &[]))
+        .send()
+        .unwrap();
+    support::access_token(&server, &client, "alice");
+    let family = support::tokens_with_refresh(&server, &client, "alice");
+
+    server.clock.advance(2 * support::DAY);
+    let purged = server
+        .provider
+        .store
+        .purge_expired(server.clock_now())
+        .unwrap();
+    assert!(purged.pending_requests >= 1, "{purged:?}");
+    assert!(purged.login_sessions >= 1, "{purged:?}");
+    assert!(purged.access_tokens >= 2, "{purged:?}");
+    assert!(purged.grants >= 1, "{purged:?}");
+    // The family lives 30 days: it survived the sweep.
+    let rt = family["refresh_token"].as_str().unwrap();
+    assert_eq!(support::refresh(&server, &client, rt, &[]).status(), 200);
+}
+
+#[test]
+fn hash_limiter_refuses_when_the_queue_does_not_move() {
+    use portcullis::service::limits::HashLimiter;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let limiter = HashLimiter::new(1, std::time::Duration::from_millis(20));
+        let held = limiter.acquire().await;
+        assert!(held.is_some());
+        assert!(
+            limiter.acquire().await.is_none(),
+            "second turn must wait and give up"
+        );
+        drop(held);
+        assert!(limiter.acquire().await.is_some());
+    });
+}
