@@ -3,6 +3,7 @@
 //! counts as absent.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use super::OAuthError;
 
@@ -29,10 +30,11 @@ impl Params {
             if v.is_empty() {
                 continue;
             }
-            if params.values.contains_key(&k) {
-                params.repeated.push(k);
-            } else {
-                params.values.insert(k, v);
+            match params.values.entry(k) {
+                Entry::Occupied(e) => params.repeated.push(e.key().clone()),
+                Entry::Vacant(e) => {
+                    e.insert(v);
+                }
             }
         }
         params
