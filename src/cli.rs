@@ -186,7 +186,7 @@ fn serve(config: Config) -> Result<(), String> {
     tracing::info!(
         listen = %provider.config.server.bind,
         issuer = %provider.config.issuer,
-        database = %crate::config::redact_url(&provider.config.database.url),
+        database = %provider.config.database.display_url(),
         "portcullis is serving"
     );
     server::spawn_maintenance(provider.clone());

@@ -2,6 +2,7 @@
 //! optional file -> `PORTCULLIS_*` environment -> command-line flags.
 //! Unknown keys are rejected so a misspelt setting cannot be silently ignored.
 
+use std::fmt;
 use std::path::Path;
 
 use figment::Figment;
@@ -32,12 +33,13 @@ pub struct Config {
 pub struct ServerConfig {
     pub bind: String,
     pub workers: usize,
+    pub shutdown_timeout_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseConfig {
-    pub url: String,
+    pub url: DatabaseUrl,
     pub pool_size: u32,
     pub connect_timeout_secs: u64,
 }
@@ -82,6 +84,41 @@ pub struct Overrides {
 #[derive(Debug, Default, Serialize)]
 pub struct ServerOverrides {
     pub bind: String,
+}
+
+impl DatabaseConfig {
+    /// The URL for logs, without any password.
+    pub fn display_url(&self) -> String {
+        self.url.redacted()
+    }
+}
+
+/// A database URL. It may carry a password, so `Debug` shows it redacted
+/// and reading the real value takes an explicit [`DatabaseUrl::expose`].
+#[derive(Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn redacted(&self) -> String {
+        redact_url(&self.0)
+    }
+}
+
+impl From<String> for DatabaseUrl {
+    fn from(s: String) -> Self {
+        Self(s)
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({:?})", self.redacted())
+    }
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -266,6 +303,8 @@ mod redact_tests {
     fn password_is_hidden() {
         let shown = redact_url("postgres://app:s3cret@db.internal/portcullis");
         assert!(!shown.contains("s3cret"), "{shown}");
+        let url = super::DatabaseUrl::from("postgres://app:s3cret@db/x".to_owned());
+        assert!(!format!("{url:?}").contains("s3cret"));
         assert_eq!(redact_url("sqlite://data/p.db"), "sqlite://data/p.db");
     }
 }

@@ -16,7 +16,7 @@ use crate::storage::Store;
 /// Opens (and migrates) the configured database.
 pub fn open_store(config: &Config) -> Result<Store, crate::storage::StoreError> {
     Store::open(
-        &config.database.url,
+        config.database.url.expose(),
         config.database.pool_size,
         Duration::from_secs(config.database.connect_timeout_secs),
     )
@@ -51,6 +51,7 @@ pub fn build(
         n => n,
     };
     let https = provider.config.issuer_is_https();
+    let provider_shutdown = provider.config.server.shutdown_timeout_secs;
     let data = Data::from(provider);
     let mut server = HttpServer::new(move || {
         App::new()
@@ -61,7 +62,7 @@ pub fn build(
             .wrap(from_fn(crate::http::access_log))
     })
     .workers(workers)
-    .shutdown_timeout(10)
+    .shutdown_timeout(provider_shutdown)
     .listen(listener)?;
     if signals == Signals::Ignore {
         server = server.disable_signals();

@@ -74,12 +74,13 @@ impl From<StoreError> for PageError {
 /// away (503) rather than broken (500).
 fn server_fault(e: &service::Error) -> (StatusCode, String) {
     let request_id = random::token(8);
-    let status = match e {
-        service::Error::Store(StoreError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
-    };
+    if let service::Error::Store(StoreError::Unavailable(_)) = e {
+        // The store logs the outage once; one line per request would flood.
+        tracing::debug!(request_id = %request_id, "request failed: database unavailable");
+        return (StatusCode::SERVICE_UNAVAILABLE, request_id);
+    }
     tracing::error!(request_id = %request_id, error = %e, "request failed");
-    (status, request_id)
+    (StatusCode::INTERNAL_SERVER_ERROR, request_id)
 }
 
 fn oauth_json(status: StatusCode, e: &OAuthError) -> HttpResponse {

@@ -4,11 +4,11 @@
 
 use std::time::Instant;
 
+use actix_web::HttpRequest;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::web::{self, Data, ServiceConfig};
-use actix_web::{HttpRequest, HttpResponse};
 
 use crate::service::Provider;
 
@@ -18,6 +18,7 @@ mod consent;
 mod cookies;
 mod discovery;
 pub mod error;
+mod health;
 mod introspect;
 mod login;
 mod logout;
@@ -42,10 +43,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     logout::routes(cfg);
     userinfo::routes(cfg);
     assets::routes(cfg);
-    cfg.route(
-        "/healthz",
-        web::get().to(|| async { HttpResponse::Ok().body("ok") }),
-    );
+    health::routes(cfg);
 }
 
 /// Access log: method, path, status, latency. Never the query string

@@ -75,23 +75,31 @@ impl Provider {
 
 fn load_or_create_keys(store: &Store, now: i64) -> Result<KeyRing> {
     let mut stored = store.signing_keys()?;
-    let mut created = false;
-    for alg in [Alg::RS256, Alg::ES256] {
-        if !stored.iter().any(|k| k.alg == alg) {
-            let key = StoredKey::generate(alg)?;
-            store.insert_signing_key(&key, now)?;
-            tracing::info!(kid = %key.kid, alg = alg.name(), "signing key created");
-            created = true;
+    if stored.is_empty() {
+        let fresh = [
+            StoredKey::generate(Alg::RS256)?,
+            StoredKey::generate(Alg::ES256)?,
+        ];
+        if store.bootstrap_signing_keys(&fresh, now)? {
+            for key in &fresh {
+                tracing::info!(kid = %key.kid, alg = key.alg.name(), "signing key created");
+            }
         }
-    }
-    if created {
-        // Re-read: if another instance created keys at the same moment, the
-        // newest-first order makes every instance pick the same signer.
+        // Whether this instance or another one won, everyone reads the same.
         stored = store.signing_keys()?;
     }
     let keys = stored
         .iter()
         .map(SigningKey::load)
         .collect::<Result<Vec<_>, _>>()?;
+    if [Alg::RS256, Alg::ES256]
+        .iter()
+        .any(|alg| !keys.iter().any(|k| k.alg == *alg))
+    {
+        return Err(crate::storage::StoreError::Migration(
+            "the database lacks an RS256 or ES256 signing key".into(),
+        )
+        .into());
+    }
     Ok(KeyRing::new(keys))
 }

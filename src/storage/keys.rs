@@ -6,6 +6,9 @@ use super::schema::{server_secrets, signing_keys};
 use super::{Store, StoreError, StoreResult, is_unique_violation};
 use crate::crypto::keys::{Alg, StoredKey};
 
+/// Marks that the first signing keys exist (see `bootstrap_signing_keys`).
+const KEYS_MARKER: &str = "signing_keys_initialized";
+
 impl Store {
     /// Active keys, newest first.
     pub fn signing_keys(&self) -> StoreResult<Vec<StoredKey>> {
@@ -31,17 +34,35 @@ impl Store {
             .collect()
     }
 
-    pub fn insert_signing_key(&self, key: &StoredKey, now: i64) -> StoreResult<()> {
-        diesel::insert_into(signing_keys::table)
-            .values((
-                signing_keys::kid.eq(&key.kid),
-                signing_keys::alg.eq(key.alg.name()),
-                signing_keys::private_key.eq(&key.private_der_b64),
-                signing_keys::created_at.eq(now),
-                signing_keys::active.eq(true),
-            ))
-            .execute(&mut *self.conn()?)?;
-        Ok(())
+    /// Stores the first signing keys, unless another instance sharing the
+    /// database did so first: a marker row inserted in the same transaction
+    /// lets exactly one instance win. `false` when this one lost.
+    pub fn bootstrap_signing_keys(&self, keys: &[StoredKey], now: i64) -> StoreResult<bool> {
+        let result = self.conn()?.transaction(|conn| {
+            diesel::insert_into(server_secrets::table)
+                .values((
+                    server_secrets::name.eq(KEYS_MARKER),
+                    server_secrets::value.eq(now.to_string()),
+                ))
+                .execute(conn)?;
+            for key in keys {
+                diesel::insert_into(signing_keys::table)
+                    .values((
+                        signing_keys::kid.eq(&key.kid),
+                        signing_keys::alg.eq(key.alg.name()),
+                        signing_keys::private_key.eq(&key.private_der_b64),
+                        signing_keys::created_at.eq(now),
+                        signing_keys::active.eq(true),
+                    ))
+                    .execute(conn)?;
+            }
+            Ok::<_, diesel::result::Error>(())
+        });
+        match result {
+            Ok(()) => Ok(true),
+            Err(e) if is_unique_violation(&e) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// The named secret, created from `generate` if absent. When instances

@@ -31,8 +31,8 @@ fn enc(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-#[test]
-fn unregistered_redirect_uris_get_an_error_page() {
+crate::both! {
+    fn unregistered_redirect_uris_get_an_error_page() {
     let server = TestServer::start();
     let client = server.add_client(ClientSpec {
         redirect: "https://app.example/cb".into(),
@@ -58,9 +58,10 @@ fn unregistered_redirect_uris_get_an_error_page() {
         assert_error_page(res);
     }
 }
+}
 
-#[test]
-fn unknown_client_and_missing_redirect_uri_get_an_error_page() {
+crate::both! {
+    fn unknown_client_and_missing_redirect_uri_get_an_error_page() {
     let server = TestServer::start();
     let client = server.confidential();
     assert_error_page(raw_authorize(
@@ -86,9 +87,10 @@ fn unknown_client_and_missing_redirect_uri_get_an_error_page() {
     );
     assert_error_page(raw_authorize(&server, &q));
 }
+}
 
-#[test]
-fn loopback_redirect_uri_port_may_vary() {
+crate::both! {
+    fn loopback_redirect_uri_port_may_vary() {
     let server = TestServer::start();
     let client = server.add_client(ClientSpec {
         redirect: "http://127.0.0.1/cb".into(),
@@ -114,6 +116,7 @@ fn loopback_redirect_uri_port_may_vary() {
     );
     assert_error_page(raw_authorize(&server, &bad));
 }
+}
 
 /// An error after the redirect URI is verified: a redirect carrying error,
 /// error_description, state and iss.
@@ -129,8 +132,8 @@ fn redirected_error(server: &TestServer, url: &str) -> Callback {
     cb
 }
 
-#[test]
-fn pkce_plain_and_malformed_challenges_are_refused() {
+crate::both! {
+    fn pkce_plain_and_malformed_challenges_are_refused() {
     let server = TestServer::start();
     let client = server.confidential();
     let (_, challenge) = pkce();
@@ -150,17 +153,19 @@ fn pkce_plain_and_malformed_challenges_are_refused() {
         assert_eq!(cb.param("error"), Some("invalid_request"), "{extra:?}");
     }
 }
+}
 
-#[test]
-fn public_client_must_use_pkce() {
+crate::both! {
+    fn public_client_must_use_pkce() {
     let server = TestServer::start();
     let client = server.public();
     let cb = redirected_error(&server, &authorize_url(&server, &client, &[]));
     assert_eq!(cb.param("error"), Some("invalid_request"));
 }
+}
 
-#[test]
-fn repeated_parameter_is_invalid_request() {
+crate::both! {
+    fn repeated_parameter_is_invalid_request() {
     let server = TestServer::start();
     let client = server.confidential();
     let url = authorize_url(&server, &client, &[("nonce", "a"), ("nonce", "b")]);
@@ -169,9 +174,10 @@ fn repeated_parameter_is_invalid_request() {
         Some("invalid_request")
     );
 }
+}
 
-#[test]
-fn unsupported_response_type() {
+crate::both! {
+    fn unsupported_response_type() {
     let server = TestServer::start();
     let client = server.confidential();
     let url =
@@ -186,9 +192,10 @@ fn unsupported_response_type() {
         Some("invalid_request")
     );
 }
+}
 
-#[test]
-fn scopes_are_limited_to_those_the_client_is_allowed() {
+crate::both! {
+    fn scopes_are_limited_to_those_the_client_is_allowed() {
     let server = TestServer::start();
     server.add_user("alice");
     let client = server.add_client(ClientSpec {
@@ -219,9 +226,10 @@ fn scopes_are_limited_to_those_the_client_is_allowed() {
         "email was not allowed, so not granted"
     );
 }
+}
 
-#[test]
-fn request_objects_are_not_supported() {
+crate::both! {
+    fn request_objects_are_not_supported() {
     let server = TestServer::start();
     let client = server.confidential();
     let url = authorize_url(&server, &client, &[("request", "eyJ.x.y")]);
@@ -230,9 +238,10 @@ fn request_objects_are_not_supported() {
         Some("request_not_supported")
     );
 }
+}
 
-#[test]
-fn post_to_authorize_is_accepted() {
+crate::both! {
+    fn post_to_authorize_is_accepted() {
     let server = TestServer::start();
     let client = server.confidential();
     let res = support::http()
@@ -248,9 +257,10 @@ fn post_to_authorize_is_accepted() {
     assert_eq!(res.status(), 303);
     assert!(location(&res).unwrap().contains("/login?request="));
 }
+}
 
-#[test]
-fn form_post_response_mode_escapes_values() {
+crate::both! {
+    fn form_post_response_mode_escapes_values() {
     let server = TestServer::start();
     server.add_user("alice");
     let client = server.add_client(ClientSpec {
@@ -279,9 +289,10 @@ fn form_post_response_mode_escapes_values() {
     assert!(!hidden(&html, "code").is_empty());
     assert!(html.contains("/static/form_post.js"));
 }
+}
 
-#[test]
-fn html_in_client_name_is_escaped_on_consent_page() {
+crate::both! {
+    fn html_in_client_name_is_escaped_on_consent_page() {
     let server = TestServer::start();
     server.add_user("alice");
     let client = server.add_client(ClientSpec {
@@ -300,4 +311,5 @@ fn html_in_client_name_is_escaped_on_consent_page() {
         unescape(&html).contains("<img src=x onerror=alert(1)>"),
         "shown as text"
     );
+}
 }

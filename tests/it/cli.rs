@@ -159,7 +159,7 @@ fn unknown_config_key_is_rejected_by_name() {
 fn set_password_ends_sessions_and_revokes_tokens() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("shared.db").display().to_string();
-    let server = TestServer::start_with(|c| c.database.url = db.clone());
+    let server = TestServer::start_with(|c| c.database.url = db.clone().into());
     server.add_user("alice");
     let client = server.add_client(ClientSpec {
         first_party: true,

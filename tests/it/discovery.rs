@@ -10,8 +10,8 @@ fn get_json(server: &TestServer, path: &str) -> Value {
     res.json().unwrap()
 }
 
-#[test]
-fn openid_configuration_lists_what_we_do() {
+crate::both! {
+    fn openid_configuration_lists_what_we_do() {
     let server = TestServer::start();
     let doc = get_json(&server, "/.well-known/openid-configuration");
     assert_eq!(doc["issuer"], server.base.as_str());
@@ -49,9 +49,10 @@ fn openid_configuration_lists_what_we_do() {
     let rfc8414 = get_json(&server, "/.well-known/oauth-authorization-server");
     assert_eq!(doc, rfc8414);
 }
+}
 
-#[test]
-fn jwks_publishes_public_keys_only() {
+crate::both! {
+    fn jwks_publishes_public_keys_only() {
     let server = TestServer::start();
     let jwks = get_json(&server, "/jwks");
     let keys = jwks["keys"].as_array().unwrap();
@@ -70,14 +71,15 @@ fn jwks_publishes_public_keys_only() {
         }
     }
 }
+}
 
 #[test]
 fn keys_survive_a_restart_on_the_same_database() {
     let dir = tempfile::tempdir().unwrap();
     let url = dir.path().join("keys.db").display().to_string();
-    let first = TestServer::start_with(|c| c.database.url = url.clone());
+    let first = TestServer::start_with(|c| c.database.url = url.clone().into());
     let jwks_first = get_json(&first, "/jwks");
     drop(first);
-    let second = TestServer::start_with(|c| c.database.url = url.clone());
+    let second = TestServer::start_with(|c| c.database.url = url.clone().into());
     assert_eq!(get_json(&second, "/jwks"), jwks_first);
 }

@@ -108,32 +108,35 @@ fn relying_party_flow(
     }
 }
 
-#[test]
-fn confidential_client_with_basic_auth() {
+crate::both! {
+    fn confidential_client_with_basic_auth() {
     let server = TestServer::start();
     let sub = server.add_user("alice");
     let client = server.confidential();
     relying_party_flow(&server, &client, AuthType::BasicAuth, &sub);
 }
+}
 
-#[test]
-fn confidential_client_with_client_secret_post() {
+crate::both! {
+    fn confidential_client_with_client_secret_post() {
     let server = TestServer::start();
     let sub = server.add_user("alice");
     let client = server.confidential();
     relying_party_flow(&server, &client, AuthType::RequestBody, &sub);
 }
+}
 
-#[test]
-fn public_client_with_pkce() {
+crate::both! {
+    fn public_client_with_pkce() {
     let server = TestServer::start();
     let sub = server.add_user("alice");
     let client = server.public();
     relying_party_flow(&server, &client, AuthType::RequestBody, &sub);
 }
+}
 
-#[test]
-fn id_token_carries_sid_and_nonce() {
+crate::both! {
+    fn id_token_carries_sid_and_nonce() {
     let server = TestServer::start();
     let sub = server.add_user("alice");
     let client = server.confidential();
@@ -144,12 +147,13 @@ fn id_token_carries_sid_and_nonce() {
     assert!(claims["nonce"].as_str().is_some(), "nonce");
     assert_eq!(claims["aud"], client.id.as_str());
 }
+}
 
-/// RFC 9068: typ at+jwt, ES256 by default, exactly the listed claims, and a
-/// signature that verifies against the published JWKS with a JOSE
-/// implementation other than ours.
-#[test]
-fn access_token_is_an_rfc9068_jwt_that_verifies_independently() {
+// RFC 9068: typ at+jwt, ES256 by default, exactly the listed claims, and a
+// signature that verifies against the published JWKS with a JOSE
+// implementation other than ours.
+crate::both! {
+    fn access_token_is_an_rfc9068_jwt_that_verifies_independently() {
     let server = TestServer::start();
     let sub = server.add_user("alice");
     let client = server.confidential();
@@ -208,11 +212,12 @@ fn access_token_is_an_rfc9068_jwt_that_verifies_independently() {
     )
     .expect("signature verifies with the openidconnect crate");
 }
+}
 
-/// Nothing secret reaches the log: not the password, the code, the state,
-/// the tokens, the client secret or the session cookie.
-#[test]
-fn logs_contain_no_secrets() {
+// Nothing secret reaches the log: not the password, the code, the state,
+// the tokens, the client secret or the session cookie.
+crate::both! {
+    fn logs_contain_no_secrets() {
     let server = TestServer::start();
     let sub = server.add_user("alice");
     let client = server.add_client(ClientSpec {
@@ -233,4 +238,5 @@ fn logs_contain_no_secrets() {
         assert!(!logs.contains(secret), "log contains a secret");
     }
     assert!(!logs.contains("pss_"), "log contains a session cookie");
+}
 }

@@ -4,8 +4,8 @@ use serde_json::Value;
 
 use crate::support::{self, ClientSpec, TestServer, token_request};
 
-#[test]
-fn confidential_client_gets_a_token_for_itself() {
+crate::both! {
+    fn confidential_client_gets_a_token_for_itself() {
     let server = TestServer::start();
     let service = server.add_client(ClientSpec {
         redirect: String::new(),
@@ -41,9 +41,10 @@ fn confidential_client_gets_a_token_for_itself() {
     assert_eq!(res.status(), 400);
     assert_eq!(res.json::<Value>().unwrap()["error"], "invalid_scope");
 }
+}
 
-#[test]
-fn grant_must_be_allowed_for_the_client() {
+crate::both! {
+    fn grant_must_be_allowed_for_the_client() {
     let server = TestServer::start();
     let web = server.confidential();
     let res = token_request(
@@ -53,4 +54,5 @@ fn grant_must_be_allowed_for_the_client() {
     );
     assert_eq!(res.status(), 400);
     assert_eq!(res.json::<Value>().unwrap()["error"], "unauthorized_client");
+}
 }

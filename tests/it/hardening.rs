@@ -13,7 +13,7 @@ fn database_and_its_directory_are_private() {
     let dir = tempfile::tempdir().unwrap();
     let db_dir = dir.path().join("new-data");
     let db = db_dir.join("portcullis.db").display().to_string();
-    let _server = TestServer::start_with(|c| c.database.url = db.clone());
+    let _server = TestServer::start_with(|c| c.database.url = db.clone().into());
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&db_dir), 0o700);
     assert_eq!(mode(std::path::Path::new(&db)), 0o600);
@@ -23,8 +23,8 @@ fn database_and_its_directory_are_private() {
     }
 }
 
-#[test]
-fn replaying_a_code_as_another_client_revokes_nothing() {
+crate::both! {
+    fn replaying_a_code_as_another_client_revokes_nothing() {
     let server = TestServer::start();
     server.add_user("alice");
     let victim = server.confidential();
@@ -50,9 +50,10 @@ fn replaying_a_code_as_another_client_revokes_nothing() {
         "the victim keeps its tokens"
     );
 }
+}
 
-#[test]
-fn max_age_is_satisfied_by_the_login_of_this_request() {
+crate::both! {
+    fn max_age_is_satisfied_by_the_login_of_this_request() {
     let server = TestServer::start();
     server.add_user("alice");
     let client = server.confidential();
@@ -70,9 +71,10 @@ fn max_age_is_satisfied_by_the_login_of_this_request() {
         cb.url
     );
 }
+}
 
-#[test]
-fn registered_loopback_port_is_exact() {
+crate::both! {
+    fn registered_loopback_port_is_exact() {
     let server = TestServer::start();
     let client = server.add_client(ClientSpec {
         redirect: "http://127.0.0.1:19090/cb".into(),
@@ -103,9 +105,10 @@ fn registered_loopback_port_is_exact() {
         assert!(location(&res).is_none());
     }
 }
+}
 
-#[test]
-fn framework_errors_keep_our_form() {
+crate::both! {
+    fn framework_errors_keep_our_form() {
     let server = TestServer::start();
     for path in [
         "/consent",
@@ -140,9 +143,10 @@ fn framework_errors_keep_our_form() {
     assert_eq!(res.status(), 405);
     assert_eq!(res.json::<Value>().unwrap()["error"], "invalid_request");
 }
+}
 
-#[test]
-fn invalid_utf8_and_oversized_state_are_refused_without_echo() {
+crate::both! {
+    fn invalid_utf8_and_oversized_state_are_refused_without_echo() {
     let server = TestServer::start();
     let client = server.confidential();
     let base = authorize_url(&server, &client, &[]);
@@ -155,9 +159,10 @@ fn invalid_utf8_and_oversized_state_are_refused_without_echo() {
         assert_eq!(cb.param("state"), echoed);
     }
 }
+}
 
-#[test]
-fn access_token_dated_in_the_future_is_refused() {
+crate::both! {
+    fn access_token_dated_in_the_future_is_refused() {
     let server = TestServer::start();
     let sub = server.add_user("alice");
     let now = server.clock_now();
@@ -174,9 +179,10 @@ fn access_token_dated_in_the_future_is_refused() {
     .unwrap();
     assert_eq!(support::userinfo(&server, &token).status(), 401);
 }
+}
 
-#[test]
-fn https_issuer_sends_hsts() {
+crate::both! {
+    fn https_issuer_sends_hsts() {
     let server = TestServer::start_with(|c| c.issuer = "https://127.0.0.1".into());
     let res = support::http().get(server.url("/jwks")).send().unwrap();
     assert_eq!(
@@ -187,9 +193,10 @@ fn https_issuer_sends_hsts() {
     let res = support::http().get(plain.url("/jwks")).send().unwrap();
     assert!(!res.headers().contains_key("strict-transport-security"));
 }
+}
 
-#[test]
-fn consent_page_names_the_account_and_orders_scopes() {
+crate::both! {
+    fn consent_page_names_the_account_and_orders_scopes() {
     let server = TestServer::start();
     server.add_user("alice");
     let client = server.confidential();
@@ -211,9 +218,10 @@ fn consent_page_names_the_account_and_orders_scopes() {
         200
     );
 }
+}
 
-#[test]
-fn expired_rows_are_swept_and_live_ones_kept() {
+crate::both! {
+    fn expired_rows_are_swept_and_live_ones_kept() {
     let server = TestServer::start();
     server.add_user("alice");
     let client = server.add_client(ClientSpec {
@@ -242,6 +250,7 @@ fn expired_rows_are_swept_and_live_ones_kept() {
     // The family lives 30 days: it survived the sweep.
     let rt = family["refresh_token"].as_str().unwrap();
     assert_eq!(support::refresh(&server, &client, rt, &[]).status(), 200);
+}
 }
 
 #[test]

@@ -52,8 +52,8 @@ fn logout_url(server: &TestServer, params: &[(&str, &str)]) -> String {
     server.url(&format!("/logout?{}", ser.finish()))
 }
 
-#[test]
-fn id_token_hint_ends_the_session_and_redirects_with_state() {
+crate::both! {
+    fn id_token_hint_ends_the_session_and_redirects_with_state() {
     let (server, client) = setup();
     let (browser, id_token) = signed_in(&server, &client);
     assert!(is_signed_in(&server, &browser, &client));
@@ -72,9 +72,10 @@ fn id_token_hint_ends_the_session_and_redirects_with_state() {
     assert_eq!(location(&res).unwrap(), format!("{AFTER}?state=s+1"));
     assert!(!is_signed_in(&server, &browser, &client));
 }
+}
 
-#[test]
-fn unregistered_post_logout_uri_is_not_followed() {
+crate::both! {
+    fn unregistered_post_logout_uri_is_not_followed() {
     let (server, client) = setup();
     let (browser, id_token) = signed_in(&server, &client);
     let url = logout_url(
@@ -90,9 +91,10 @@ fn unregistered_post_logout_uri_is_not_followed() {
     assert!(res.text().unwrap().contains("signed out"));
     assert!(!is_signed_in(&server, &browser, &client));
 }
+}
 
-#[test]
-fn without_a_hint_the_user_confirms() {
+crate::both! {
+    fn without_a_hint_the_user_confirms() {
     let (server, client) = setup();
     let (browser, _) = signed_in(&server, &client);
     let url = logout_url(
@@ -134,9 +136,10 @@ fn without_a_hint_the_user_confirms() {
     assert_eq!(location(&res).unwrap(), format!("{AFTER}?state=x"));
     assert!(!is_signed_in(&server, &browser, &client));
 }
+}
 
-#[test]
-fn forged_or_mismatched_hints_are_refused() {
+crate::both! {
+    fn forged_or_mismatched_hints_are_refused() {
     let (server, client) = setup();
     let other = server.add_client(ClientSpec::default());
     let (browser, id_token) = signed_in(&server, &client);
@@ -155,9 +158,10 @@ fn forged_or_mismatched_hints_are_refused() {
     assert_eq!(res.status(), 400);
     assert!(is_signed_in(&server, &browser, &client));
 }
+}
 
-#[test]
-fn discovery_advertises_the_new_endpoints() {
+crate::both! {
+    fn discovery_advertises_the_new_endpoints() {
     let (server, _) = setup();
     let doc: Value = support::http()
         .get(server.url("/.well-known/openid-configuration"))
@@ -178,4 +182,5 @@ fn discovery_advertises_the_new_endpoints() {
         grants.contains(&Value::from("refresh_token"))
             && grants.contains(&Value::from("client_credentials"))
     );
+}
 }

@@ -34,8 +34,8 @@ fn rt(body: &Value) -> String {
         .to_owned()
 }
 
-#[test]
-fn issued_only_with_offline_access_or_first_party_setting() {
+crate::both! {
+    fn issued_only_with_offline_access_or_first_party_setting() {
     let server = TestServer::start();
     server.add_user("alice");
     let client = first_party(&server);
@@ -73,9 +73,10 @@ fn issued_only_with_offline_access_or_first_party_setting() {
             .is_none()
     );
 }
+}
 
-#[test]
-fn rotation_returns_new_tokens_and_a_fresh_id_token() {
+crate::both! {
+    fn rotation_returns_new_tokens_and_a_fresh_id_token() {
     let server = TestServer::start();
     let sub = server.add_user("alice");
     let client = first_party(&server);
@@ -106,9 +107,10 @@ fn rotation_returns_new_tokens_and_a_fresh_id_token() {
     let third = ok_json(refresh(&server, &client, &rt(&second), &[]));
     assert!(third["refresh_token"].is_string());
 }
+}
 
-#[test]
-fn reuse_of_a_retired_token_revokes_the_family() {
+crate::both! {
+    fn reuse_of_a_retired_token_revokes_the_family() {
     let server = TestServer::start();
     server.add_user("alice");
     let client = first_party(&server);
@@ -133,9 +135,10 @@ fn reuse_of_a_retired_token_revokes_the_family() {
         && l.contains("refresh token reuse detected")
         && l.contains(&client.id)));
 }
+}
 
-#[test]
-fn parallel_refreshes_with_one_token_give_exactly_one_success() {
+crate::both! {
+    fn parallel_refreshes_with_one_token_give_exactly_one_success() {
     let server = TestServer::start();
     server.add_user("alice");
     let client = first_party(&server);
@@ -169,9 +172,10 @@ fn parallel_refreshes_with_one_token_give_exactly_one_success() {
         "{statuses:?}"
     );
 }
+}
 
-#[test]
-fn grace_window_accepts_a_just_retired_token_from_the_same_client() {
+crate::both! {
+    fn grace_window_accepts_a_just_retired_token_from_the_same_client() {
     let server = TestServer::start_with(|c| c.tokens.refresh_token_reuse_grace_secs = 5);
     server.add_user("alice");
     let client = first_party(&server);
@@ -187,9 +191,10 @@ fn grace_window_accepts_a_just_retired_token_from_the_same_client() {
     server.clock.advance(3);
     assert_invalid_grant(refresh(&server, &client, &rt(&first), &[]));
 }
+}
 
-#[test]
-fn idle_and_absolute_lifetimes() {
+crate::both! {
+    fn idle_and_absolute_lifetimes() {
     let server = TestServer::start();
     server.add_user("alice");
     let client = first_party(&server);
@@ -205,9 +210,10 @@ fn idle_and_absolute_lifetimes() {
     server.clock.advance(4 * DAY + 1);
     assert_invalid_grant(refresh(&server, &client, &token, &[]));
 }
+}
 
-#[test]
-fn per_client_lifetimes_override_the_defaults() {
+crate::both! {
+    fn per_client_lifetimes_override_the_defaults() {
     let server = TestServer::start();
     server.add_user("alice");
     let new = portcullis::service::clients::NewClient {
@@ -240,9 +246,10 @@ fn per_client_lifetimes_override_the_defaults() {
     server.clock.advance(101);
     assert_invalid_grant(refresh(&server, &client, &rt(&body), &[]));
 }
+}
 
-#[test]
-fn scope_may_only_narrow() {
+crate::both! {
+    fn scope_may_only_narrow() {
     let server = TestServer::start();
     server.add_user("alice");
     let client = first_party(&server);
@@ -263,9 +270,10 @@ fn scope_may_only_narrow() {
     let wide = ok_json(refresh(&server, &client, &rt(&narrow), &[]));
     assert_eq!(wide["scope"], "offline_access openid profile");
 }
+}
 
-#[test]
-fn only_the_owning_client_can_refresh() {
+crate::both! {
+    fn only_the_owning_client_can_refresh() {
     let server = TestServer::start();
     server.add_user("alice");
     let client = first_party(&server);
@@ -296,9 +304,10 @@ fn only_the_owning_client_can_refresh() {
     );
     assert_eq!(res.status(), 200);
 }
+}
 
-#[test]
-fn public_client_refreshes_with_client_id() {
+crate::both! {
+    fn public_client_refreshes_with_client_id() {
     let server = TestServer::start();
     server.add_user("alice");
     let client = server.add_client(ClientSpec {
@@ -309,9 +318,10 @@ fn public_client_refreshes_with_client_id() {
     let body = tokens_with_refresh(&server, &client, "alice");
     ok_json(refresh(&server, &client, &rt(&body), &[]));
 }
+}
 
-#[test]
-fn password_change_and_disabling_revoke_every_family() {
+crate::both! {
+    fn password_change_and_disabling_revoke_every_family() {
     let server = TestServer::start();
     server.add_user("alice");
     server.add_user("bob");
@@ -345,9 +355,10 @@ fn password_change_and_disabling_revoke_every_family() {
         401
     );
 }
+}
 
-#[test]
-fn tokens_never_carry_password_material() {
+crate::both! {
+    fn tokens_never_carry_password_material() {
     let server = TestServer::start();
     server.add_user("alice");
     let client = first_party(&server);
@@ -381,4 +392,5 @@ fn tokens_never_carry_password_material() {
         }
         assert!(!decoded.contains("argon2"));
     }
+}
 }

@@ -10,8 +10,8 @@ use rp::{RelyingParty, RpError};
 
 use crate::support::{Browser, ClientSpec, PASSWORD, TestServer};
 
-#[test]
-fn login_silent_refresh_and_logout_on_password_change() {
+crate::both! {
+    fn login_silent_refresh_and_logout_on_password_change() {
     let server = TestServer::start();
     server.add_user("alice");
     let client = server.add_client(ClientSpec::default());
@@ -63,9 +63,10 @@ fn login_silent_refresh_and_logout_on_password_change() {
         Err(RpError::LoggedOut)
     ));
 }
+}
 
-#[test]
-fn logout_url_ends_the_provider_session() {
+crate::both! {
+    fn logout_url_ends_the_provider_session() {
     let server = TestServer::start();
     server.add_user("alice");
     let after = "https://app.example/bye";
@@ -89,4 +90,5 @@ fn logout_url_ends_the_provider_session() {
     let res = browser.get(&logout);
     assert_eq!(res.status(), 303);
     assert_eq!(res.headers()["location"], after);
+}
 }

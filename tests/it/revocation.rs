@@ -34,8 +34,8 @@ fn s(v: &Value, k: &str) -> String {
     v[k].as_str().unwrap().to_owned()
 }
 
-#[test]
-fn revoking_a_refresh_token_revokes_its_family() {
+crate::both! {
+    fn revoking_a_refresh_token_revokes_its_family() {
     let (server, client, rs) = setup();
     let first = tokens_with_refresh(&server, &client, "alice");
     let second: Value = refresh(&server, &client, &s(&first, "refresh_token"), &[])
@@ -64,9 +64,10 @@ fn revoking_a_refresh_token_revokes_its_family() {
     revoke(&server, &client, "pcr_not-a-token", Some("refresh_token"));
     revoke(&server, &client, "garbage", Some("bogus_hint"));
 }
+}
 
-#[test]
-fn revoking_an_access_token_leaves_the_family() {
+crate::both! {
+    fn revoking_an_access_token_leaves_the_family() {
     let (server, client, rs) = setup();
     let body = tokens_with_refresh(&server, &client, "alice");
     let access = s(&body, "access_token");
@@ -81,9 +82,10 @@ fn revoking_an_access_token_leaves_the_family() {
     let res = refresh(&server, &client, &s(&body, "refresh_token"), &[]);
     assert_eq!(res.status(), 200, "the refresh-token family lives on");
 }
+}
 
-#[test]
-fn another_clients_token_is_not_revoked() {
+crate::both! {
+    fn another_clients_token_is_not_revoked() {
     let (server, client, _) = setup();
     let thief = server.add_client(ClientSpec {
         first_party: true,
@@ -98,9 +100,10 @@ fn another_clients_token_is_not_revoked() {
         200
     );
 }
+}
 
-#[test]
-fn revocation_requires_client_authentication() {
+crate::both! {
+    fn revocation_requires_client_authentication() {
     let (server, client, _) = setup();
     let body = tokens_with_refresh(&server, &client, "alice");
     let res = support::token_request(&server, None, &[]);
@@ -117,9 +120,10 @@ fn revocation_requires_client_authentication() {
         200
     );
 }
+}
 
-#[test]
-fn public_client_revokes_with_client_id() {
+crate::both! {
+    fn public_client_revokes_with_client_id() {
     let server = TestServer::start();
     server.add_user("alice");
     let client = server.add_client(ClientSpec {
@@ -134,9 +138,10 @@ fn public_client_revokes_with_client_id() {
         400
     );
 }
+}
 
-#[test]
-fn introspection_of_active_tokens() {
+crate::both! {
+    fn introspection_of_active_tokens() {
     let (server, client, rs) = setup();
     let body = tokens_with_refresh(&server, &client, "alice");
     let sub = server
@@ -162,9 +167,10 @@ fn introspection_of_active_tokens() {
     assert_eq!(rt["token_type"], "refresh_token");
     assert_eq!(rt["client_id"], client.id.as_str());
 }
+}
 
-#[test]
-fn introspection_answers_inactive_for_anything_not_active() {
+crate::both! {
+    fn introspection_answers_inactive_for_anything_not_active() {
     let (server, client, rs) = setup();
     let body = tokens_with_refresh(&server, &client, "alice");
     for token in ["", "garbage", "a.b.c", "pcr_unknown"] {
@@ -193,9 +199,10 @@ fn introspection_answers_inactive_for_anything_not_active() {
         true
     );
 }
+}
 
-#[test]
-fn only_authenticated_confidential_clients_may_introspect() {
+crate::both! {
+    fn only_authenticated_confidential_clients_may_introspect() {
     let (server, client, _) = setup();
     let public = server.add_client(ClientSpec {
         public: true,
@@ -219,4 +226,5 @@ fn only_authenticated_confidential_clients_may_introspect() {
         .send()
         .unwrap();
     assert_eq!(res.status(), 401);
+}
 }

@@ -8,8 +8,8 @@ fn follow(browser: &Browser, res: reqwest::blocking::Response) -> reqwest::block
     browser.get(&location(&res).expect("redirect"))
 }
 
-#[test]
-fn existing_session_skips_login_for_any_client() {
+crate::both! {
+    fn existing_session_skips_login_for_any_client() {
     let server = TestServer::start();
     server.add_user("alice");
     let a = server.add_client(ClientSpec {
@@ -26,9 +26,10 @@ fn existing_session_skips_login_for_any_client() {
     let cb = Callback::parse(&location(&res).unwrap());
     assert!(cb.param("code").is_some(), "SSO: straight back with a code");
 }
+}
 
-#[test]
-fn prompt_none_answers_by_redirect() {
+crate::both! {
+    fn prompt_none_answers_by_redirect() {
     let server = TestServer::start();
     server.add_user("alice");
     server.add_user("bob");
@@ -59,9 +60,10 @@ fn prompt_none_answers_by_redirect() {
         Some("interaction_required")
     );
 }
+}
 
-#[test]
-fn prompt_login_reauthenticates_and_refreshes_auth_time() {
+crate::both! {
+    fn prompt_login_reauthenticates_and_refreshes_auth_time() {
     let server = TestServer::start();
     server.add_user("alice");
     let client = server.add_client(ClientSpec {
@@ -88,9 +90,10 @@ fn prompt_login_reauthenticates_and_refreshes_auth_time() {
     let (_, claims) = support::jwt_parts(body["id_token"].as_str().unwrap());
     assert_eq!(claims["auth_time"].as_i64(), Some(server.clock_now()));
 }
+}
 
-#[test]
-fn max_age_forces_fresh_login_and_id_token_has_auth_time() {
+crate::both! {
+    fn max_age_forces_fresh_login_and_id_token_has_auth_time() {
     let server = TestServer::start();
     server.add_user("alice");
     let client = server.add_client(ClientSpec {
@@ -134,9 +137,10 @@ fn max_age_forces_fresh_login_and_id_token_has_auth_time() {
         Some("login_required")
     );
 }
+}
 
-#[test]
-fn prompt_consent_asks_again_and_consent_is_remembered() {
+crate::both! {
+    fn prompt_consent_asks_again_and_consent_is_remembered() {
     let server = TestServer::start();
     server.add_user("alice");
     let client = server.confidential();
@@ -172,9 +176,10 @@ fn prompt_consent_asks_again_and_consent_is_remembered() {
     let res = browser.get(&authorize_url(&server, &client, &[("prompt", "consent")]));
     assert!(location(&res).unwrap().contains("/consent?request="));
 }
+}
 
-#[test]
-fn first_party_client_skips_consent() {
+crate::both! {
+    fn first_party_client_skips_consent() {
     let server = TestServer::start();
     server.add_user("alice");
     let client = server.add_client(ClientSpec {
@@ -191,9 +196,10 @@ fn first_party_client_skips_consent() {
             .is_some()
     );
 }
+}
 
-#[test]
-fn deny_redirects_with_access_denied() {
+crate::both! {
+    fn deny_redirects_with_access_denied() {
     let server = TestServer::start();
     server.add_user("alice");
     let client = server.confidential();
@@ -207,9 +213,10 @@ fn deny_redirects_with_access_denied() {
     assert_eq!(cb.param("error"), Some("access_denied"));
     assert_eq!(cb.param("iss"), Some(server.base.as_str()));
 }
+}
 
-#[test]
-fn login_hint_prefills_username() {
+crate::both! {
+    fn login_hint_prefills_username() {
     let server = TestServer::start();
     let client = server.confidential();
     let browser = Browser::new();
@@ -222,9 +229,10 @@ fn login_hint_prefills_username() {
     assert!(!html.contains("carol\"<b>"), "escaped");
     assert_eq!(hidden(&html, "username"), "carol\"<b>");
 }
+}
 
-#[test]
-fn session_cookie_is_protected_and_renewed_at_every_login() {
+crate::both! {
+    fn session_cookie_is_protected_and_renewed_at_every_login() {
     let server = TestServer::start();
     server.add_user("alice");
     let client = server.add_client(ClientSpec {
@@ -254,9 +262,10 @@ fn session_cookie_is_protected_and_renewed_at_every_login() {
     }
     assert_ne!(cookies[0], cookies[1], "a new session id at every login");
 }
+}
 
-#[test]
-fn secure_cookie_when_issuer_is_https() {
+crate::both! {
+    fn secure_cookie_when_issuer_is_https() {
     let server = TestServer::start_with(|c| c.issuer = "https://127.0.0.1".into());
     server.add_user("alice");
     let client = server.confidential();
@@ -269,9 +278,10 @@ fn secure_cookie_when_issuer_is_https() {
     let set_cookie = page.headers()["set-cookie"].to_str().unwrap().to_owned();
     assert!(set_cookie.contains("Secure"), "{set_cookie}");
 }
+}
 
-#[test]
-fn wrong_password_and_unknown_user_look_the_same() {
+crate::both! {
+    fn wrong_password_and_unknown_user_look_the_same() {
     let server = TestServer::start();
     server.add_user("alice");
     let client = server.confidential();
@@ -299,9 +309,10 @@ fn wrong_password_and_unknown_user_look_the_same() {
     };
     assert_eq!(strip(&bodies[0]), strip(&bodies[1]));
 }
+}
 
-#[test]
-fn username_echoed_after_failed_login_is_escaped() {
+crate::both! {
+    fn username_echoed_after_failed_login_is_escaped() {
     let server = TestServer::start();
     let client = server.confidential();
     let browser = Browser::new();
@@ -315,9 +326,10 @@ fn username_echoed_after_failed_login_is_escaped() {
     assert!(!html.contains("<script>x()"));
     assert_eq!(hidden(&html, "username"), "\"><script>x()</script>");
 }
+}
 
-#[test]
-fn login_with_wrong_or_missing_csrf_is_refused() {
+crate::both! {
+    fn login_with_wrong_or_missing_csrf_is_refused() {
     let server = TestServer::start();
     server.add_user("alice");
     let client = server.confidential();
@@ -358,9 +370,10 @@ fn login_with_wrong_or_missing_csrf_is_refused() {
     );
     assert_eq!(res.status(), 400);
 }
+}
 
-#[test]
-fn consent_with_wrong_csrf_is_refused() {
+crate::both! {
+    fn consent_with_wrong_csrf_is_refused() {
     let server = TestServer::start();
     server.add_user("alice");
     let client = server.confidential();
@@ -390,9 +403,10 @@ fn consent_with_wrong_csrf_is_refused() {
             .is_some()
     );
 }
+}
 
-#[test]
-fn html_pages_carry_security_headers() {
+crate::both! {
+    fn html_pages_carry_security_headers() {
     let server = TestServer::start();
     let client = server.confidential();
     let browser = Browser::new();
@@ -416,4 +430,5 @@ fn html_pages_carry_security_headers() {
             .unwrap()
             .starts_with("text/css")
     );
+}
 }

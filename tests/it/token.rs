@@ -31,8 +31,8 @@ fn code_form<'a>(
     ]
 }
 
-#[test]
-fn success_response_shape_and_headers() {
+crate::both! {
+    fn success_response_shape_and_headers() {
     let server = TestServer::start();
     server.add_user("alice");
     let client = server.confidential();
@@ -52,9 +52,10 @@ fn success_response_shape_and_headers() {
     assert!(body["id_token"].is_string());
     assert!(body.get("refresh_token").is_none());
 }
+}
 
-#[test]
-fn missing_and_wrong_pkce_verifier() {
+crate::both! {
+    fn missing_and_wrong_pkce_verifier() {
     let server = TestServer::start();
     server.add_user("alice");
     let client = server.confidential();
@@ -88,9 +89,10 @@ fn missing_and_wrong_pkce_verifier() {
     );
     assert_eq!(res.status(), 200);
 }
+}
 
-#[test]
-fn verifier_for_code_issued_without_challenge_is_rejected() {
+crate::both! {
+    fn verifier_for_code_issued_without_challenge_is_rejected() {
     let server = TestServer::start();
     server.add_user("alice");
     let client = server.confidential();
@@ -104,9 +106,10 @@ fn verifier_for_code_issued_without_challenge_is_rejected() {
     );
     assert_error(res, 400, "invalid_grant");
 }
+}
 
-#[test]
-fn code_used_twice_fails_and_revokes_first_tokens() {
+crate::both! {
+    fn code_used_twice_fails_and_revokes_first_tokens() {
     let server = TestServer::start();
     server.add_user("alice");
     let client = server.confidential();
@@ -123,9 +126,10 @@ fn code_used_twice_fails_and_revokes_first_tokens() {
     let res = support::userinfo(&server, access);
     assert_eq!(res.status(), 401, "tokens from the first use are revoked");
 }
+}
 
-#[test]
-fn code_redeemed_by_another_client() {
+crate::both! {
+    fn code_redeemed_by_another_client() {
     let server = TestServer::start();
     server.add_user("alice");
     let client = server.confidential();
@@ -138,9 +142,10 @@ fn code_redeemed_by_another_client() {
     );
     assert_error(res, 400, "invalid_grant");
 }
+}
 
-#[test]
-fn redirect_uri_must_match_the_authorization_request() {
+crate::both! {
+    fn redirect_uri_must_match_the_authorization_request() {
     let server = TestServer::start();
     server.add_user("alice");
     let client = server.confidential();
@@ -152,9 +157,10 @@ fn redirect_uri_must_match_the_authorization_request() {
     );
     assert_error(res, 400, "invalid_grant");
 }
+}
 
-#[test]
-fn expired_code_is_invalid_grant() {
+crate::both! {
+    fn expired_code_is_invalid_grant() {
     let server = TestServer::start();
     server.add_user("alice");
     let client = server.confidential();
@@ -167,9 +173,10 @@ fn expired_code_is_invalid_grant() {
     );
     assert_error(res, 400, "invalid_grant");
 }
+}
 
-#[test]
-fn wrong_secret_is_invalid_client_with_basic_challenge() {
+crate::both! {
+    fn wrong_secret_is_invalid_client_with_basic_challenge() {
     let server = TestServer::start();
     server.add_user("alice");
     let client = server.confidential();
@@ -198,9 +205,10 @@ fn wrong_secret_is_invalid_client_with_basic_challenge() {
     // Still redeemable by the right credentials.
     support::exchange(&server, &client, &code, &verifier);
 }
+}
 
-#[test]
-fn secret_with_reserved_characters_works_through_basic() {
+crate::both! {
+    fn secret_with_reserved_characters_works_through_basic() {
     let server = TestServer::start();
     server.add_user("alice");
     let client = server.add_client(ClientSpec {
@@ -217,9 +225,10 @@ fn secret_with_reserved_characters_works_through_basic() {
     );
     assert_eq!(res.status(), 200);
 }
+}
 
-#[test]
-fn public_client_cannot_present_a_secret_or_skip_pkce_binding() {
+crate::both! {
+    fn public_client_cannot_present_a_secret_or_skip_pkce_binding() {
     let server = TestServer::start();
     server.add_user("alice");
     let client = server.public();
@@ -235,9 +244,10 @@ fn public_client_cannot_present_a_secret_or_skip_pkce_binding() {
     let res = token_request(&server, None, &form);
     assert_eq!(res.status(), 200);
 }
+}
 
-#[test]
-fn malformed_requests() {
+crate::both! {
+    fn malformed_requests() {
     let server = TestServer::start();
     let client = server.confidential();
     let creds = Some((client.id.as_str(), client.secret.as_deref().unwrap()));
@@ -300,4 +310,5 @@ fn malformed_requests() {
         .send()
         .unwrap();
     assert_error(res, 401, "invalid_client");
+}
 }

@@ -21,17 +21,18 @@ fn assert_invalid_token(res: reqwest::blocking::Response) {
     assert!(c.contains("error_description=\""), "{c}");
 }
 
-#[test]
-fn no_token_gets_a_bare_bearer_challenge() {
+crate::both! {
+    fn no_token_gets_a_bare_bearer_challenge() {
     let server = TestServer::start();
     let res = support::http().get(server.url("/userinfo")).send().unwrap();
     assert_eq!(res.status(), 401);
     let c = challenge(&res);
     assert!(c.starts_with("Bearer") && !c.contains("error="), "{c}");
 }
+}
 
-#[test]
-fn claims_follow_scopes_and_post_body_works() {
+crate::both! {
+    fn claims_follow_scopes_and_post_body_works() {
     let server = TestServer::start();
     let sub = server.add_user("alice");
     let client = server.add_client(ClientSpec {
@@ -57,9 +58,10 @@ fn claims_follow_scopes_and_post_body_works() {
         .unwrap();
     assert_eq!(res.status(), 400, "never from the query string");
 }
+}
 
-#[test]
-fn token_without_openid_scope_is_insufficient_scope() {
+crate::both! {
+    fn token_without_openid_scope_is_insufficient_scope() {
     let server = TestServer::start();
     server.add_user("alice");
     let client = server.add_client(ClientSpec {
@@ -83,9 +85,10 @@ fn token_without_openid_scope_is_insufficient_scope() {
     assert_eq!(res.status(), 403);
     assert!(challenge(&res).contains("error=\"insufficient_scope\""));
 }
+}
 
-#[test]
-fn expired_token_is_invalid_token() {
+crate::both! {
+    fn expired_token_is_invalid_token() {
     let server = TestServer::start();
     server.add_user("alice");
     let client = server.add_client(ClientSpec {
@@ -97,9 +100,10 @@ fn expired_token_is_invalid_token() {
     server.clock.advance(301);
     assert_invalid_token(userinfo(&server, &token));
 }
+}
 
-#[test]
-fn tampered_and_unsigned_tokens_are_invalid_token() {
+crate::both! {
+    fn tampered_and_unsigned_tokens_are_invalid_token() {
     let server = TestServer::start();
     server.add_user("alice");
     server.add_user("mallory");
@@ -141,4 +145,5 @@ fn tampered_and_unsigned_tokens_are_invalid_token() {
     assert_invalid_token(userinfo(&server, body["id_token"].as_str().unwrap()));
 
     assert_invalid_token(userinfo(&server, "not-a-jwt"));
+}
 }

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod db;
 pub mod logs;
 
 use std::net::TcpListener;
@@ -18,7 +19,6 @@ use portcullis::server::{self, Signals};
 use portcullis::service::Provider;
 use portcullis::service::clients::{self, NewClient};
 use portcullis::service::users::{self, NewUser};
-use tempfile::TempDir;
 
 pub use browser::{Browser, Callback};
 
@@ -30,7 +30,7 @@ pub struct TestServer {
     pub provider: Arc<Provider>,
     pub clock: ManualClock,
     handle: actix_web::dev::ServerHandle,
-    _dir: TempDir,
+    _db: Option<db::TestDb>,
 }
 
 impl TestServer {
@@ -40,12 +40,12 @@ impl TestServer {
 
     pub fn start_with(tweak: impl FnOnce(&mut Config)) -> Self {
         logs::init();
-        let dir = tempfile::tempdir().expect("tempdir");
+        let test_db = db::TestDb::new();
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("addr").port();
         let mut config = Config::defaults().expect("defaults");
         config.issuer = format!("http://127.0.0.1:{port}");
-        config.database.url = dir.path().join("portcullis.db").display().to_string();
+        config.database.url = test_db.url.clone().into();
         config.server.workers = 1;
         tweak(&mut config);
         let clock = ManualClock::starting_now();
@@ -65,7 +65,7 @@ impl TestServer {
             provider,
             clock,
             handle,
-            _dir: dir,
+            _db: Some(test_db),
         }
     }
 

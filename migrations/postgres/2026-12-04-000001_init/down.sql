@@ -1,0 +1,11 @@
+DROP TABLE server_secrets;
+DROP TABLE signing_keys;
+DROP TABLE access_tokens;
+DROP TABLE authorization_codes;
+DROP TABLE refresh_tokens;
+DROP TABLE grants;
+DROP TABLE consents;
+DROP TABLE pending_requests;
+DROP TABLE login_sessions;
+DROP TABLE clients;
+DROP TABLE users;

@@ -1,0 +1,204 @@
+//! The two databases behind one connection type. The URL decides: a SQLite
+//! path or `sqlite://` URL, or `postgres://`. Every query is written once
+//! against [`Conn`]; only migrations and connection set-up differ.
+
+use std::path::Path;
+
+use diesel::Connection;
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::r2d2::{Error as PoolError, ManageConnection};
+use diesel::sqlite::SqliteConnection;
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use super::{StoreError, StoreResult};
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// An arbitrary constant naming the PostgreSQL advisory lock that
+/// serialises migrations when several instances start at once.
+const MIGRATION_LOCK: i64 = 0x706f_7274_6375_6c6c;
+
+#[derive(diesel::MultiConnection)]
+pub enum Conn {
+    Postgresql(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite(String),
+    Postgres(String),
+}
+
+impl Backend {
+    /// Chosen from the URL's scheme, never by trying each driver in turn.
+    pub fn from_url(url: &str) -> StoreResult<Self> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Backend::Postgres(url.to_owned()));
+        }
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .or_else(|| (!url.contains("://")).then_some(url))
+            .ok_or(StoreError::UnsupportedUrl)?;
+        Ok(Backend::Sqlite(path.to_owned()))
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Backend::Postgres(_))
+    }
+
+    /// One-time preparation before the pool opens.
+    pub fn prepare(&self) -> StoreResult<()> {
+        let Backend::Sqlite(path) = self else {
+            return Ok(());
+        };
+        restrict_permissions(Path::new(path))
+            .map_err(|e| StoreError::Migration(format!("cannot prepare {path}: {e}")))?;
+        // WAL (readers never block the writer) is a property of the file; set
+        // it once here so pooled connections do not race to change it.
+        let mut conn = SqliteConnection::establish(path)
+            .map_err(|e| StoreError::Migration(format!("cannot open database: {e}")))?;
+        conn.batch_execute("PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL;")?;
+        Ok(())
+    }
+}
+
+/// Settings SQLite needs on every connection: a busy timeout first (so the
+/// rest waits instead of failing with SQLITE_BUSY), NORMAL sync (durable
+/// across process crashes; with WAL a commit costs no fsync), and enforced
+/// foreign keys.
+const SQLITE_PRAGMAS: &str =
+    "PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
+
+/// The r2d2 manager: opens the variant the URL names.
+#[derive(Debug)]
+pub struct Manager(pub Backend);
+
+impl ManageConnection for Manager {
+    type Connection = Conn;
+    type Error = PoolError;
+
+    fn connect(&self) -> Result<Conn, PoolError> {
+        match &self.0 {
+            Backend::Sqlite(path) => {
+                let mut conn =
+                    SqliteConnection::establish(path).map_err(PoolError::ConnectionError)?;
+                conn.batch_execute(SQLITE_PRAGMAS)
+                    .map_err(PoolError::QueryError)?;
+                Ok(Conn::Sqlite(conn))
+            }
+            Backend::Postgres(url) => Ok(Conn::Postgresql(
+                PgConnection::establish(url).map_err(PoolError::ConnectionError)?,
+            )),
+        }
+    }
+
+    fn is_valid(&self, conn: &mut Conn) -> Result<(), PoolError> {
+        conn.batch_execute("SELECT 1")
+            .map_err(PoolError::QueryError)
+    }
+
+    fn has_broken(&self, _conn: &mut Conn) -> bool {
+        // Checked on checkout by `is_valid` instead.
+        false
+    }
+}
+
+/// Applies pending migrations for whichever backend this is. On PostgreSQL
+/// an advisory lock keeps instances that start together from racing.
+pub fn migrate(conn: &mut Conn) -> StoreResult<()> {
+    let failed = |e: Box<dyn std::error::Error + Send + Sync>| StoreError::Migration(e.to_string());
+    match conn {
+        Conn::Sqlite(c) => {
+            c.run_pending_migrations(SQLITE_MIGRATIONS)
+                .map_err(failed)?;
+        }
+        Conn::Postgresql(c) => {
+            c.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))?;
+            let result = c
+                .run_pending_migrations(POSTGRES_MIGRATIONS)
+                .map(|_| ())
+                .map_err(failed);
+            c.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))?;
+            result?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether every migration this binary knows has been applied.
+pub fn migrations_current(conn: &mut Conn) -> StoreResult<bool> {
+    let failed = |e: Box<dyn std::error::Error + Send + Sync>| StoreError::Migration(e.to_string());
+    let pending = match conn {
+        Conn::Sqlite(c) => c.has_pending_migration(SQLITE_MIGRATIONS).map_err(failed)?,
+        Conn::Postgresql(c) => c
+            .has_pending_migration(POSTGRES_MIGRATIONS)
+            .map_err(failed)?,
+    };
+    Ok(!pending)
+}
+
+/// The database holds the private signing keys: create its directory and
+/// file readable by the owner only, and tighten an existing file. SQLite gives
+/// the -wal and -shm files the main file's permissions.
+fn restrict_permissions(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+    if path.as_os_str() == ":memory:" {
+        return Ok(());
+    }
+    if let Some(dir) = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty() && !d.exists())
+    {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+    }
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)?;
+    let mode = std::fs::metadata(path)?.permissions().mode();
+    if mode & 0o077 != 0 {
+        tracing::warn!(path = %path.display(), "database file was readable by others; set to 0600");
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backend_from_url() {
+        assert_eq!(
+            Backend::from_url("sqlite://data/x.db").unwrap(),
+            Backend::Sqlite("data/x.db".into())
+        );
+        assert_eq!(
+            Backend::from_url("sqlite:///abs/x.db").unwrap(),
+            Backend::Sqlite("/abs/x.db".into())
+        );
+        assert_eq!(
+            Backend::from_url("./x.db").unwrap(),
+            Backend::Sqlite("./x.db".into())
+        );
+        assert!(
+            Backend::from_url("postgres://u@h/db")
+                .unwrap()
+                .is_postgres()
+        );
+        assert!(
+            Backend::from_url("postgresql://u@h/db")
+                .unwrap()
+                .is_postgres()
+        );
+        assert!(Backend::from_url("mysql://u@h/db").is_err());
+    }
+}
