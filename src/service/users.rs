@@ -23,6 +23,8 @@ pub enum UserError {
     Invalid(String),
     #[error("no user named {0:?}")]
     NotFound(String),
+    #[error("a user named {0:?} already exists")]
+    Exists(String),
     #[error(transparent)]
     Service(#[from] super::Error),
 }
@@ -83,7 +85,7 @@ pub fn add(
     };
     store.insert_user(&record).map_err(|e| match &e {
         crate::storage::StoreError::Query(q) if crate::storage::is_unique_violation(q) => {
-            UserError::Invalid(format!("a user named {:?} already exists", new.username))
+            UserError::Exists(new.username.clone())
         }
         _ => e.into(),
     })?;
@@ -155,16 +157,17 @@ pub fn bootstrap_admin(
     }
     let generated = password.is_none();
     let password = password.unwrap_or_else(|| Secret::new(random::token(18)));
-    add(
-        store,
-        clock,
-        NewUser {
-            username: "admin".into(),
-            password: password.clone(),
-            email: None,
-            name: Some("Administrator".into()),
-            admin: true,
-        },
-    )?;
-    Ok(generated.then_some(password))
+    let admin = NewUser {
+        username: "admin".into(),
+        password: password.clone(),
+        email: None,
+        name: Some("Administrator".into()),
+        admin: true,
+    };
+    match add(store, clock, admin) {
+        Ok(_) => Ok(generated.then_some(password)),
+        // Another instance on the same database created it first.
+        Err(UserError::Exists(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
 }

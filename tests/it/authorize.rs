@@ -209,7 +209,7 @@ crate::both! {
     );
 
     let url = authorize_url(&server, &client, &[("scope", "openid email profile")]);
-    let cb = Browser::new().authorize(&server, &url, "alice", PASSWORD);
+    let cb = Browser::new().authorize(&server.base, &url, "alice", PASSWORD);
     let code = cb.param("code").unwrap();
     let res = support::token_request(
         &server,

@@ -192,7 +192,7 @@ fn set_password_ends_sessions_and_revokes_tokens() {
     );
     // The new password works, the old does not.
     let cb = Browser::new().authorize(
-        &server,
+        &server.base,
         &authorize_url(&server, &client, &[]),
         "alice",
         "a brand new password",

@@ -49,7 +49,7 @@ fn relying_party_flow(
         .set_pkce_challenge(challenge)
         .url();
 
-    let callback = Browser::new().authorize(server, url.as_str(), "alice", PASSWORD);
+    let callback = Browser::new().authorize(&server.base, url.as_str(), "alice", PASSWORD);
     assert_eq!(callback.param("state"), Some(state.secret().as_str()));
     assert_eq!(
         callback.param("iss"),

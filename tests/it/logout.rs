@@ -21,7 +21,7 @@ fn signed_in(server: &TestServer, client: &TestClient) -> (Browser, String) {
         ],
     );
     let browser = Browser::new();
-    let cb = browser.authorize(server, &url, "alice", PASSWORD);
+    let cb = browser.authorize(&server.base, &url, "alice", PASSWORD);
     let body = support::exchange(server, client, cb.param("code").unwrap(), &verifier);
     (browser, body["id_token"].as_str().unwrap().to_owned())
 }

@@ -3,11 +3,13 @@
 
 mod authorize;
 mod cli;
+mod cluster;
 mod discovery;
 mod flow;
 mod grants;
 mod hardening;
 mod logout;
+mod operations;
 mod refresh;
 mod relying_party;
 mod revocation;

@@ -24,7 +24,7 @@ crate::both! {
     .expect("discovery");
 
     let (url, pending) = rp.start_login();
-    let callback = Browser::new().authorize(&server, &url, "alice", PASSWORD);
+    let callback = Browser::new().authorize(&server.base, &url, "alice", PASSWORD);
     let query: Vec<(String, String)> = callback.params.into_iter().collect();
     let mut tokens = rp.finish_login(pending, &query).expect("login");
     assert!(
@@ -83,7 +83,7 @@ crate::both! {
     .expect("discovery");
     let (url, pending) = rp.start_login();
     let browser = Browser::new();
-    let callback = browser.authorize(&server, &url, "alice", PASSWORD);
+    let callback = browser.authorize(&server.base, &url, "alice", PASSWORD);
     let query: Vec<(String, String)> = callback.params.into_iter().collect();
     let tokens = rp.finish_login(pending, &query).expect("login");
     let logout = rp.logout_url(&tokens, after).expect("end_session_endpoint");

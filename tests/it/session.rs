@@ -21,7 +21,7 @@ crate::both! {
         ..Default::default()
     });
     let browser = Browser::new();
-    browser.authorize(&server, &authorize_url(&server, &a, &[]), "alice", PASSWORD);
+    browser.authorize(&server.base, &authorize_url(&server, &a, &[]), "alice", PASSWORD);
     let res = browser.get(&authorize_url(&server, &b, &[]));
     let cb = Callback::parse(&location(&res).unwrap());
     assert!(cb.param("code").is_some(), "SSO: straight back with a code");
@@ -72,7 +72,7 @@ crate::both! {
     });
     let browser = Browser::new();
     browser.authorize(
-        &server,
+        &server.base,
         &authorize_url(&server, &client, &[]),
         "alice",
         PASSWORD,
@@ -102,7 +102,7 @@ crate::both! {
     });
     let browser = Browser::new();
     browser.authorize(
-        &server,
+        &server.base,
         &authorize_url(&server, &client, &[]),
         "alice",
         PASSWORD,
@@ -146,7 +146,7 @@ crate::both! {
     let client = server.confidential();
     let browser = Browser::new();
     browser.authorize(
-        &server,
+        &server.base,
         &authorize_url(&server, &client, &[]),
         "alice",
         PASSWORD,

@@ -97,7 +97,7 @@ crate::both! {
     server.add_user("alice");
     let client = server.confidential();
     let url = support::authorize_url(&server, &client, &[]);
-    let cb = support::Browser::new().authorize(&server, &url, "alice", support::PASSWORD);
+    let cb = support::Browser::new().authorize(&server.base, &url, "alice", support::PASSWORD);
     let verifier = "v".repeat(43);
     let res = token_request(
         &server,

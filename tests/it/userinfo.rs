@@ -78,7 +78,7 @@ crate::both! {
             ("code_challenge_method", "S256"),
         ],
     );
-    let cb = support::Browser::new().authorize(&server, &url, "alice", support::PASSWORD);
+    let cb = support::Browser::new().authorize(&server.base, &url, "alice", support::PASSWORD);
     let body = support::exchange(&server, &client, cb.param("code").unwrap(), &verifier);
     assert!(body.get("id_token").is_none(), "no openid, no ID token");
     let res = userinfo(&server, body["access_token"].as_str().unwrap());

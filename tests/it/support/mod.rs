@@ -7,6 +7,8 @@
 pub mod browser;
 pub mod db;
 pub mod logs;
+pub mod outage;
+pub mod process;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -193,6 +195,11 @@ pub fn pkce() -> (String, String) {
 
 /// `/authorize?...` for the client with these extra parameters.
 pub fn authorize_url(server: &TestServer, client: &TestClient, extra: &[(&str, &str)]) -> String {
+    authorize_url_at(&server.base, client, extra)
+}
+
+/// [`authorize_url`] for a server known only by its base URL.
+pub fn authorize_url_at(base: &str, client: &TestClient, extra: &[(&str, &str)]) -> String {
     let mut ser = form_urlencoded::Serializer::new(String::new());
     ser.append_pair("response_type", "code")
         .append_pair("client_id", &client.id)
@@ -204,7 +211,7 @@ pub fn authorize_url(server: &TestServer, client: &TestClient, extra: &[(&str, &
     for (k, v) in extra {
         ser.append_pair(k, v);
     }
-    server.url(&format!("/authorize?{}", ser.finish()))
+    format!("{base}/authorize?{}", ser.finish())
 }
 
 /// Runs login (and consent when asked) for `username`; returns the code,
@@ -225,7 +232,7 @@ pub fn obtain_code(
         ],
     );
     let browser = Browser::new();
-    let callback = browser.authorize(server, &url, username, PASSWORD);
+    let callback = browser.authorize(&server.base, &url, username, PASSWORD);
     (
         callback.param("code").expect("code").to_owned(),
         verifier,
@@ -328,7 +335,7 @@ pub fn tokens_with_refresh(
             ("nonce", "n-1"),
         ],
     );
-    let cb = Browser::new().authorize(server, &url, username, PASSWORD);
+    let cb = Browser::new().authorize(&server.base, &url, username, PASSWORD);
     let form = [
         ("grant_type", "authorization_code"),
         ("code", cb.param("code").expect("code")),
