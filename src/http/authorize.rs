@@ -42,7 +42,10 @@ async fn start(
     posted: bool,
 ) -> Result<HttpResponse, PageError> {
     let session = cookies::read(req, cookies::SESSION);
-    let outcome = blocking(&p, move |p| authorize::start(p, &params, session.as_ref())).await?;
+    let outcome = blocking(&p, &req, move |p| {
+        authorize::start(p, &params, session.as_ref())
+    })
+    .await?;
     Ok(respond(&p, outcome, posted))
 }
 
@@ -58,7 +61,7 @@ async fn get_continue(
 ) -> Result<HttpResponse, PageError> {
     let session = cookies::read(&req, cookies::SESSION);
     let request = q.into_inner().request;
-    let outcome = blocking(&p, move |p| {
+    let outcome = blocking(&p, &req, move |p| {
         authorize::resume(p, &request, session.as_ref())
     })
     .await?;

@@ -34,7 +34,10 @@ async fn get_consent(
 ) -> Result<HttpResponse, PageError> {
     let session = cookies::read(&req, cookies::SESSION);
     let request = q.into_inner().request;
-    let view = blocking(&p, move |p| consent::page(p, &request, session.as_ref())).await?;
+    let view = blocking(&p, &req, move |p| {
+        consent::page(p, &request, session.as_ref())
+    })
+    .await?;
     Ok(match view {
         View::Show(v) => pages::render(
             StatusCode::OK,
@@ -65,7 +68,7 @@ async fn post_consent(
     let request = params.get("request").unwrap_or_default().to_owned();
     let csrf = params.get("csrf").unwrap_or_default().to_owned();
     let session = cookies::read(&req, cookies::SESSION);
-    let outcome = blocking(&p, move |p| {
+    let outcome = blocking(&p, &req, move |p| {
         consent::decide(p, &request, session.as_ref(), &csrf, decision)
     })
     .await?;

@@ -19,8 +19,8 @@ async fn get_healthz() -> HttpResponse {
         .body("ok\n")
 }
 
-async fn get_readyz(p: Data<Provider>) -> HttpResponse {
-    let ready = blocking(&p, |p| {
+async fn get_readyz(p: Data<Provider>, req: actix_web::HttpRequest) -> HttpResponse {
+    let ready = blocking(&p, &req, |p| {
         p.store.is_ready().map_err(crate::service::Error::from)
     })
     .await;

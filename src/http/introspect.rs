@@ -19,7 +19,10 @@ async fn post_introspect(
 ) -> Result<HttpResponse, ApiError> {
     let params = form_params(&req, &body)?;
     let creds = client_credentials(&req, &params)?;
-    let answer = blocking(&p, move |p| revocation::introspect(p, &creds, &params)).await?;
+    let answer = blocking(&p, &req, move |p| {
+        revocation::introspect(p, &creds, &params)
+    })
+    .await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(answer))

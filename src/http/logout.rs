@@ -53,7 +53,7 @@ async fn start(
     let (browser, is_new) = cookies::browser(req);
     let logout_request = request(&params);
     let bound = browser.clone();
-    let outcome = blocking(&p, move |p| {
+    let outcome = blocking(&p, &req, move |p| {
         logout::start(p, logout_request, session.as_ref(), &bound)
     })
     .await?;
@@ -78,7 +78,7 @@ async fn post_confirm(
     let browser = cookies::read(&req, cookies::BROWSER);
     let csrf = params.get("csrf").unwrap_or_default().to_owned();
     let logout_request = request(&params);
-    let outcome = blocking(&p, move |p| {
+    let outcome = blocking(&p, &req, move |p| {
         logout::confirm(p, logout_request, session.as_ref(), browser.as_ref(), &csrf)
     })
     .await?;

@@ -66,15 +66,17 @@ pub async fn access_log(
     Ok(res)
 }
 
-/// Runs blocking service work (database, argon2, signing) off the executor.
-async fn blocking<R, E, F>(provider: &Data<Provider>, f: F) -> Result<R, E>
+/// Runs blocking service work (database, argon2, signing) off the executor,
+/// with the request's source address available to the audit log.
+async fn blocking<R, E, F>(provider: &Data<Provider>, req: &HttpRequest, f: F) -> Result<R, E>
 where
     F: FnOnce(&Provider) -> Result<R, E> + Send + 'static,
     R: Send + 'static,
     E: From<crate::service::Error> + Send + 'static,
 {
     let p = provider.clone().into_inner();
-    match web::block(move || f(&p)).await {
+    let ip = req.peer_addr().map(|a| a.ip().to_string());
+    match web::block(move || crate::service::audit::with_source_ip(ip, || f(&p))).await {
         Ok(result) => result,
         Err(_) => Err(crate::service::Error::TaskFailed.into()),
     }

@@ -20,7 +20,7 @@ async fn post_revoke(
 ) -> Result<HttpResponse, ApiError> {
     let params = form_params(&req, &body)?;
     let creds = client_credentials(&req, &params)?;
-    blocking(&p, move |p| revocation::revoke(p, &creds, &params)).await?;
+    blocking(&p, &req, move |p| revocation::revoke(p, &creds, &params)).await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .finish())

@@ -21,7 +21,7 @@ async fn post_token(
 ) -> Result<HttpResponse, ApiError> {
     let params = form_params(&req, &body)?;
     let creds = client_credentials(&req, &params)?;
-    let response = blocking(&p, move |p| token::exchange(p, &creds, &params)).await?;
+    let response = blocking(&p, &req, move |p| token::exchange(p, &creds, &params)).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"))

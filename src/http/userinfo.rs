@@ -22,7 +22,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
 
 async fn get_userinfo(p: Data<Provider>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let token = bearer(&req, None)?;
-    answer(p, token).await
+    answer(p, &req, token).await
 }
 
 async fn post_userinfo(
@@ -32,11 +32,15 @@ async fn post_userinfo(
 ) -> Result<HttpResponse, ApiError> {
     let form = is_form(&req).then(|| Params::parse(&body));
     let token = bearer(&req, form.as_ref())?;
-    answer(p, token).await
+    answer(p, &req, token).await
 }
 
-async fn answer(p: Data<Provider>, token: String) -> Result<HttpResponse, ApiError> {
-    let claims = blocking(&p, move |p| userinfo::userinfo(p, &token)).await?;
+async fn answer(
+    p: Data<Provider>,
+    req: &HttpRequest,
+    token: String,
+) -> Result<HttpResponse, ApiError> {
+    let claims = blocking(&p, req, move |p| userinfo::userinfo(p, &token)).await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(claims))

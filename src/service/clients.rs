@@ -5,6 +5,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use url::Url;
 
+use super::audit::{self, Kind};
 use super::scope::Scope;
 use super::{OAuthError, Result};
 use crate::crypto::random;
@@ -373,6 +374,9 @@ pub fn register(
         _ => e.into(),
     })?;
     tracing::info!(client_id = %id, public = new.public, "client registered");
+    audit::event(Kind::ClientCreated)
+        .client(id.clone())
+        .record_in(store, now);
     Ok((ClientId::new(id), secret))
 }
 

@@ -1,6 +1,7 @@
 //! The consent step: show what the client asks for, remember the decision per
 //! user, client and scopes.
 
+use super::audit::{self, Kind};
 use super::authorize::{self, Outcome, PageError};
 use super::scope::Scope;
 use super::{Provider, Result, login};
@@ -90,6 +91,10 @@ pub fn decide(
     match decision {
         Decision::Deny => {
             tracing::info!(client_id = %pending.client_id, user_id = %session.user_id, "consent denied");
+            audit::event(Kind::ConsentDenied)
+                .subject(session.user_id.clone())
+                .client(pending.client_id.clone())
+                .record(p);
             Ok(DecideOutcome::Done(authorize::deny(p, &pending)?))
         }
         Decision::Approve => {
@@ -105,6 +110,11 @@ pub fn decide(
                 p.now(),
             )?;
             tracing::info!(client_id = %pending.client_id, user_id = %session.user_id, "consent given");
+            audit::event(Kind::ConsentGiven)
+                .subject(session.user_id.clone())
+                .client(pending.client_id.clone())
+                .detail(scope.to_string())
+                .record(p);
             Ok(DecideOutcome::Done(authorize::resume_after_consent(
                 p,
                 &pending.id,

@@ -1,6 +1,8 @@
 //! Browser login: credential checks and server-side login sessions. The
 //! cookie holds a random secret; only its SHA-256 is stored.
 
+use super::audit::{self, Kind};
+use super::users::Credentials;
 use super::{Provider, Result};
 use crate::crypto::random;
 use crate::secret::Secret;
@@ -91,14 +93,24 @@ pub fn login(
     }
     let pending = pending_for_login(p, &form.request)?.map(|(pending, _)| pending);
     let client_id = pending.as_ref().map(|r| r.client_id.clone());
-    let Some(user) = super::users::verify_credentials(&p.store, &form.username, &form.password)?
-    else {
-        tracing::info!(
-            client_id = client_id.as_deref(),
-            ip = form.source_ip.as_deref(),
-            "login failed"
-        );
-        return Ok(LoginOutcome::BadCredentials);
+    let user = match super::users::verify_credentials(&p.store, &form.username, &form.password)? {
+        Credentials::Valid(user) => *user,
+        refused => {
+            tracing::info!(
+                client_id = client_id.as_deref(),
+                ip = form.source_ip.as_deref(),
+                "login failed"
+            );
+            let mut event = audit::event(Kind::LoginFailed).failed();
+            if let Credentials::Refused { user_id } = refused {
+                event = event.subject(user_id);
+            }
+            if let Some(client_id) = &client_id {
+                event = event.client(client_id.clone());
+            }
+            event.record(p);
+            return Ok(LoginOutcome::BadCredentials);
+        }
     };
     if let Some(old) = current_session(p, old_session)? {
         p.store.delete_session(&old.id)?;
@@ -114,6 +126,11 @@ pub fn login(
         expires_at: now + p.config.session.ttl_secs,
     };
     p.store.insert_session(&session)?;
+    let mut event = audit::event(Kind::LoginSucceeded).subject(user.id.clone());
+    if let Some(client_id) = &client_id {
+        event = event.client(client_id.clone());
+    }
+    event.record(p);
     if let Some(pending) = &pending {
         p.store
             .mark_pending_authenticated(&pending.id, &session.id)?;

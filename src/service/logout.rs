@@ -3,6 +3,7 @@
 
 use serde_json::Value;
 
+use super::audit::{self, Kind};
 use super::clients::Client;
 use super::{Provider, Result, login};
 use crate::crypto::jwt;
@@ -88,7 +89,12 @@ pub fn start(
     };
     if current.is_none() || hinted_user_is_signed_in {
         let client_id = hint.map(|h| h.client_id).or(req.client_id.clone());
-        return finish(p, current.map(|s| s.id), client_id.as_deref(), &req);
+        return finish(
+            p,
+            current.map(|s| (s.id, s.user_id)),
+            client_id.as_deref(),
+            &req,
+        );
     }
     let binding = session.unwrap_or(browser);
     let csrf = p.csrf.token(CSRF_LOGOUT, binding, "");
@@ -115,18 +121,28 @@ pub fn confirm(
     }
     let current = login::current_session(p, session)?;
     let client_id = req.client_id.clone();
-    finish(p, current.map(|s| s.id), client_id.as_deref(), &req)
+    finish(
+        p,
+        current.map(|s| (s.id, s.user_id)),
+        client_id.as_deref(),
+        &req,
+    )
 }
 
 fn finish(
     p: &Provider,
-    session_id: Option<String>,
+    session: Option<(String, String)>,
     client_id: Option<&str>,
     req: &LogoutRequest,
 ) -> Result<LogoutOutcome> {
-    if let Some(id) = session_id {
+    if let Some((id, user_id)) = session {
         p.store.delete_session(&id)?;
         tracing::info!(client_id, "login session ended by logout");
+        let mut event = audit::event(Kind::Logout).subject(user_id);
+        if let Some(client_id) = client_id {
+            event = event.client(client_id);
+        }
+        event.record(p);
     }
     let client = match client_id {
         Some(id) => p

@@ -11,6 +11,7 @@ use crate::crypto::random;
 use crate::secret::Secret;
 use crate::storage::Store;
 
+pub mod audit;
 pub mod authorize;
 pub mod clients;
 pub mod consent;

@@ -6,6 +6,7 @@
 
 use serde_json::{Value, json};
 
+use super::audit::{self, Kind};
 use super::clients::{self, Client, ClientCredentials};
 use super::params::Params;
 use super::scope::Scope;
@@ -44,6 +45,13 @@ pub fn revoke(p: &Provider, creds: &ClientCredentials, params: &Params) -> Resul
         if refresh.client_id == client.id.as_str() {
             p.store.revoke_grant(&grant.id, now)?;
             tracing::info!(client_id = %client.id, family_id = %grant.id, "refresh token revoked");
+            let mut event = audit::event(Kind::TokenRevoked).client(client.id.to_string());
+            if let Some(user) = &grant.user_id {
+                event = event.subject(user.clone());
+            }
+            event
+                .detail(format!("refresh token; family {}", grant.id))
+                .record(p);
         }
         return Ok(());
     }
@@ -55,6 +63,10 @@ pub fn revoke(p: &Provider, creds: &ClientCredentials, params: &Params) -> Resul
         if owned {
             p.store.revoke_access_token(&jti, now)?;
             tracing::info!(client_id = %client.id, jti = %jti, "access token revoked");
+            audit::event(Kind::TokenRevoked)
+                .client(client.id.to_string())
+                .detail("access token")
+                .record(p);
         }
     }
     Ok(())

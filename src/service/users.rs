@@ -1,6 +1,7 @@
 //! User accounts: creation, password changes and credential checks.
 
 use super::Result;
+use super::audit::{self, Kind};
 use crate::clock::Clock;
 use crate::crypto::{password, random};
 use crate::ids::UserId;
@@ -90,6 +91,9 @@ pub fn add(
         _ => e.into(),
     })?;
     tracing::info!(user_id = %record.id, admin = new.admin, "user created");
+    audit::event(Kind::UserCreated)
+        .subject(record.id.clone())
+        .record_in(store, now);
     Ok(UserId::new(record.id))
 }
 
@@ -107,6 +111,9 @@ pub fn set_password(
     let hash = password::hash(new_password).map_err(super::Error::from)?;
     store.set_password(&user.id, &hash, clock.now())?;
     tracing::info!(user_id = %user.id, "password changed; sessions and grants revoked");
+    audit::event(Kind::PasswordChanged)
+        .subject(user.id.clone())
+        .record_in(store, clock.now());
     Ok(())
 }
 
@@ -122,24 +129,44 @@ pub fn set_disabled(
         .ok_or_else(|| UserError::NotFound(username.to_owned()))?;
     store.set_disabled(&user.id, disabled, clock.now())?;
     tracing::info!(user_id = %user.id, disabled, "user status changed");
+    let kind = if disabled {
+        Kind::UserDisabled
+    } else {
+        Kind::UserEnabled
+    };
+    audit::event(kind)
+        .subject(user.id.clone())
+        .record_in(store, clock.now());
     Ok(())
+}
+
+/// The outcome of a credential check. The login page shows the same
+/// message for every failure; the audit log tells them apart.
+#[derive(Debug)]
+pub enum Credentials {
+    Valid(Box<UserRecord>),
+    /// The user exists but the password is wrong or the account disabled.
+    Refused {
+        user_id: String,
+    },
+    UnknownUser,
 }
 
 /// Checks a username and password. Unknown users cost the same argon2 work
 /// as known ones, and disabled users fail like wrong passwords.
-pub fn verify_credentials(
-    store: &Store,
-    username: &str,
-    pw: &Secret,
-) -> Result<Option<UserRecord>> {
+pub fn verify_credentials(store: &Store, username: &str, pw: &Secret) -> Result<Credentials> {
     match store.user_by_username(username)? {
         Some(user) => {
             let ok = password::verify(pw, &user.password_hash);
-            Ok((ok && !user.disabled).then_some(user))
+            if ok && !user.disabled {
+                Ok(Credentials::Valid(Box::new(user)))
+            } else {
+                Ok(Credentials::Refused { user_id: user.id })
+            }
         }
         None => {
             password::verify_dummy(pw);
-            Ok(None)
+            Ok(Credentials::UnknownUser)
         }
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use diesel::r2d2::{Pool, PooledConnection};
 
+pub mod audit;
 mod backend;
 pub mod clients;
 pub mod consents;

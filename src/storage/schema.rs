@@ -128,6 +128,22 @@ diesel::table! {
         private_key -> Text,
         created_at -> BigInt,
         active -> Bool,
+        activates_at -> Nullable<BigInt>,
+        retires_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> Text,
+        at -> BigInt,
+        kind -> Text,
+        outcome -> Text,
+        actor_user_id -> Nullable<Text>,
+        subject_user_id -> Nullable<Text>,
+        client_id -> Nullable<Text>,
+        source_ip -> Nullable<Text>,
+        detail -> Nullable<Text>,
     }
 }
 
@@ -156,4 +172,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     access_tokens,
     signing_keys,
     server_secrets,
+    audit_events,
 );

@@ -4,6 +4,7 @@
 use super::{TokenResponse, mint};
 use crate::crypto::random;
 use crate::secret::ct_eq;
+use crate::service::audit::{self, Kind};
 use crate::service::clients::{Client, GRANT_AUTHORIZATION_CODE};
 use crate::service::params::Params;
 use crate::service::scope::Scope;
@@ -83,6 +84,11 @@ fn issue(
         refresh_token = refresh.is_some(),
         "tokens issued"
     );
+    audit::event(Kind::TokenIssued)
+        .subject(user_id.clone())
+        .client(client.id.to_string())
+        .detail(GRANT_AUTHORIZATION_CODE)
+        .record(p);
     Ok(TokenResponse {
         access_token: access.token,
         token_type: "Bearer",
@@ -101,6 +107,13 @@ fn replayed(p: &Provider, grant: &GrantRecord, now: i64) -> Error {
         grant_id = %grant.id,
         "authorization code replayed; grant revoked"
     );
+    let mut event = audit::event(Kind::CodeReplayed)
+        .failed()
+        .client(grant.client_id.clone());
+    if let Some(user) = &grant.user_id {
+        event = event.subject(user.clone());
+    }
+    event.detail(format!("grant {}", grant.id)).record(p);
     if let Err(e) = p.store.revoke_grant(&grant.id, now) {
         return e.into();
     }

@@ -2,6 +2,7 @@
 //! acting for itself. `sub` is the client id; no refresh or ID token.
 
 use super::{TokenResponse, mint};
+use crate::service::audit::{self, Kind};
 use crate::service::clients::{Client, GRANT_CLIENT_CREDENTIALS};
 use crate::service::params::Params;
 use crate::service::scope::Scope;
@@ -41,6 +42,10 @@ pub(super) fn exchange(p: &Provider, client: &Client, params: &Params) -> Result
     let access = mint::access_token(p, client, client.id.as_str(), &scope, None)?;
     p.store.insert_access_token(&access.record)?;
     tracing::info!(client_id = %client.id, grant_type = GRANT_CLIENT_CREDENTIALS, "tokens issued");
+    audit::event(Kind::TokenIssued)
+        .client(client.id.to_string())
+        .detail(GRANT_CLIENT_CREDENTIALS)
+        .record(p);
     Ok(TokenResponse {
         access_token: access.token,
         token_type: "Bearer",

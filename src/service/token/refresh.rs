@@ -11,6 +11,7 @@
 
 use super::{TokenResponse, mint};
 use crate::crypto::random;
+use crate::service::audit::{self, Kind};
 use crate::service::clients::{Client, GRANT_REFRESH_TOKEN};
 use crate::service::params::Params;
 use crate::service::scope::Scope;
@@ -114,6 +115,11 @@ fn rotate(
         grant_type = GRANT_REFRESH_TOKEN,
         "tokens refreshed"
     );
+    audit::event(Kind::TokenRefreshed)
+        .subject(user_id.clone())
+        .client(client.id.to_string())
+        .detail(format!("family {}", grant.id))
+        .record(p);
     Ok(TokenResponse {
         access_token: access.token,
         token_type: "Bearer",
@@ -132,6 +138,15 @@ fn reuse_detected(p: &Provider, grant: &GrantRecord, now: i64) -> Error {
         family_id = %grant.id,
         "refresh token reuse detected; family revoked"
     );
+    let mut event = audit::event(Kind::RefreshReuseDetected)
+        .failed()
+        .client(grant.client_id.clone());
+    if let Some(user) = &grant.user_id {
+        event = event.subject(user.clone());
+    }
+    event
+        .detail(format!("family {} revoked", grant.id))
+        .record(p);
     if let Err(e) = p.store.revoke_grant(&grant.id, now) {
         return e.into();
     }
