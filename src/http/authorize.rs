@@ -42,7 +42,7 @@ async fn start(
     posted: bool,
 ) -> Result<HttpResponse, PageError> {
     let session = cookies::read(req, cookies::SESSION);
-    let outcome = blocking(&p, &req, move |p| {
+    let outcome = blocking(&p, req, move |p| {
         authorize::start(p, &params, session.as_ref())
     })
     .await?;

@@ -135,7 +135,7 @@ async fn show_form(
     error: Option<&str>,
 ) -> Result<HttpResponse, PageError> {
     let lookup = request.clone();
-    let context = blocking(p, &req, move |p| login::context(p, &lookup)).await?;
+    let context = blocking(p, req, move |p| login::context(p, &lookup)).await?;
     if !request.is_empty() && context.client_name.is_none() {
         return Err(PageError::bad_request(FlowPage::RequestExpired.message()));
     }

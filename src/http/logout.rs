@@ -53,7 +53,7 @@ async fn start(
     let (browser, is_new) = cookies::browser(req);
     let logout_request = request(&params);
     let bound = browser.clone();
-    let outcome = blocking(&p, &req, move |p| {
+    let outcome = blocking(&p, req, move |p| {
         logout::start(p, logout_request, session.as_ref(), &bound)
     })
     .await?;
