@@ -53,6 +53,17 @@ enum Command {
     /// Manage OAuth clients.
     #[command(subcommand)]
     Client(ClientCommand),
+    /// Manage signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// List signing keys with their schedule.
+    List,
+    /// Publish new keys now; they sign after keys.activation_delay_secs.
+    Rotate,
 }
 
 #[derive(Debug, Subcommand)]
@@ -165,6 +176,7 @@ fn run(cli: Cli) -> Result<(), String> {
         }
         Command::User(cmd) => user(config, cmd),
         Command::Client(cmd) => client(config, cmd),
+        Command::Keys(cmd) => keys(config, cmd),
     }
 }
 
@@ -190,6 +202,8 @@ fn serve(config: Config) -> Result<(), String> {
         "portcullis is serving"
     );
     server::spawn_maintenance(provider.clone());
+    let reload = std::time::Duration::from_secs(provider.config.keys.reload_interval_secs.max(1));
+    crate::service::keys::spawn_reloader(provider.clone(), reload);
     let server =
         server::build(provider, listener, server::Signals::Handle).map_err(|e| e.to_string())?;
     actix_web::rt::System::new()
@@ -318,6 +332,32 @@ fn client(config: Config, cmd: ClientCommand) -> Result<(), String> {
                 );
             }
         }
+    }
+    Ok(())
+}
+
+fn keys(config: Config, cmd: KeysCommand) -> Result<(), String> {
+    let provider = server::provider(config, Arc::new(SystemClock)).map_err(|e| e.to_string())?;
+    if let KeysCommand::Rotate = cmd {
+        let kids = crate::service::keys::rotate(&provider, None).map_err(|e| e.to_string())?;
+        println!(
+            "published {}; they sign from {} seconds from now",
+            kids.join(", "),
+            provider.config.keys.activation_delay_secs
+        );
+    }
+    let mut out = std::io::stdout().lock();
+    for key in provider.store.signing_keys().map_err(|e| e.to_string())? {
+        let s = key.schedule;
+        let _ = writeln!(
+            out,
+            "{}\t{}\tcreated {}\tsigns from {}\tretires {}",
+            key.kid,
+            key.alg.name(),
+            s.created_at,
+            s.signs_from(),
+            s.retires_at.map_or("-".to_owned(), |r| r.to_string())
+        );
     }
     Ok(())
 }

@@ -25,7 +25,22 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub tokens: TokenConfig,
     pub session: SessionConfig,
+    pub keys: KeysConfig,
+    pub audit: AuditConfig,
     pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeysConfig {
+    pub activation_delay_secs: i64,
+    pub reload_interval_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    pub retention_days: i64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -18,13 +18,18 @@ pub enum JwtError {
     Sign(josekit::JoseError),
 }
 
+/// Signs with the key that is `alg`'s signer at the claims' `iat`.
 pub fn sign(
     ring: &KeyRing,
     alg: Alg,
     typ: &str,
     claims: Map<String, Value>,
 ) -> Result<String, JwtError> {
-    let key = ring.signing_key(alg).ok_or(JwtError::NoKey(alg))?;
+    let now = claims
+        .get("iat")
+        .and_then(Value::as_i64)
+        .unwrap_or(i64::MAX);
+    let key = ring.signing_key(alg, now).ok_or(JwtError::NoKey(alg))?;
     let mut header = JwsHeader::new();
     header.set_token_type(typ);
     header.set_key_id(&key.kid);

@@ -44,11 +44,32 @@ pub enum KeyError {
     Malformed(String),
 }
 
+/// When a key may sign and until when it is published (Unix seconds).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KeySchedule {
+    pub created_at: i64,
+    /// It signs from then on; `None` means from creation.
+    pub activates_at: Option<i64>,
+    /// It leaves the JWKS then; `None` means not scheduled.
+    pub retires_at: Option<i64>,
+}
+
+impl KeySchedule {
+    pub fn signs_from(&self) -> i64 {
+        self.activates_at.unwrap_or(self.created_at)
+    }
+
+    pub fn is_published(&self, now: i64) -> bool {
+        self.retires_at.is_none_or(|r| r > now)
+    }
+}
+
 /// A private key as stored: PKCS#8 DER, base64.
 pub struct StoredKey {
     pub kid: String,
     pub alg: Alg,
     pub private_der_b64: String,
+    pub schedule: KeySchedule,
 }
 
 impl fmt::Debug for StoredKey {
@@ -79,6 +100,7 @@ impl StoredKey {
             kid,
             alg,
             private_der_b64: STANDARD.encode(der),
+            schedule: KeySchedule::default(),
         })
     }
 }
@@ -89,6 +111,7 @@ use josekit::jwk::KeyPair as _;
 pub struct SigningKey {
     pub kid: String,
     pub alg: Alg,
+    pub schedule: KeySchedule,
     signer: Box<dyn JwsSigner>,
     verifier: Box<dyn JwsVerifier>,
     public_jwk: Jwk,
@@ -130,6 +153,7 @@ impl SigningKey {
         Ok(Self {
             kid: stored.kid.clone(),
             alg: stored.alg,
+            schedule: stored.schedule,
             signer,
             verifier,
             public_jwk,
@@ -153,20 +177,36 @@ pub struct KeyRing {
 }
 
 impl KeyRing {
-    /// `keys` newest first: the first key of an algorithm is its signer.
-    pub fn new(keys: Vec<SigningKey>) -> Self {
+    /// The keys published at `now` (retired ones are dropped).
+    pub fn new(keys: Vec<SigningKey>, now: i64) -> Self {
+        let keys: Vec<SigningKey> = keys
+            .into_iter()
+            .filter(|k| k.schedule.is_published(now))
+            .collect();
         let jwks: Vec<&serde_json::Map<String, serde_json::Value>> =
             keys.iter().map(|k| k.public_jwk.as_ref()).collect();
         let jwks_json = serde_json::json!({ "keys": jwks }).to_string();
         Self { keys, jwks_json }
     }
 
-    pub fn signing_key(&self, alg: Alg) -> Option<&SigningKey> {
-        self.keys.iter().find(|k| k.alg == alg)
+    /// The signer for `alg` at `now`: the newest key already active. A key
+    /// published ahead of its activation is in the JWKS but does not sign
+    /// yet, so relying parties have it cached before they meet it.
+    pub fn signing_key(&self, alg: Alg, now: i64) -> Option<&SigningKey> {
+        self.keys
+            .iter()
+            .filter(|k| k.alg == alg && k.schedule.signs_from() <= now)
+            .max_by(|a, b| {
+                (a.schedule.signs_from(), &b.kid).cmp(&(b.schedule.signs_from(), &a.kid))
+            })
     }
 
     pub fn find(&self, kid: &str, alg: Alg) -> Option<&SigningKey> {
         self.keys.iter().find(|k| k.kid == kid && k.alg == alg)
+    }
+
+    pub fn keys(&self) -> &[SigningKey] {
+        &self.keys
     }
 
     pub fn jwks_json(&self) -> &str {
@@ -182,7 +222,7 @@ mod tests {
     fn jwks_has_kid_alg_use_and_no_private_parts() {
         let keys = [Alg::RS256, Alg::ES256]
             .map(|a| SigningKey::load(&StoredKey::generate(a).unwrap()).unwrap());
-        let ring = KeyRing::new(keys.into_iter().collect());
+        let ring = KeyRing::new(keys.into_iter().collect(), 0);
         let jwks: serde_json::Value = serde_json::from_str(ring.jwks_json()).unwrap();
         for key in jwks["keys"].as_array().unwrap() {
             assert!(key["kid"].is_string());
@@ -190,6 +230,25 @@ mod tests {
             assert_eq!(key["use"], "sig");
             assert!(key.get("d").is_none(), "private exponent published");
         }
+    }
+
+    #[test]
+    fn a_scheduled_key_is_published_before_it_signs() {
+        let old = StoredKey::generate(Alg::ES256).unwrap();
+        let mut new = StoredKey::generate(Alg::ES256).unwrap();
+        new.schedule = KeySchedule {
+            created_at: 100,
+            activates_at: Some(200),
+            retires_at: None,
+        };
+        let mut old_loaded = SigningKey::load(&old).unwrap();
+        old_loaded.schedule.retires_at = Some(500);
+        let ring = KeyRing::new(vec![old_loaded, SigningKey::load(&new).unwrap()], 150);
+        assert_eq!(ring.keys().len(), 2);
+        assert_eq!(ring.signing_key(Alg::ES256, 150).unwrap().kid, old.kid);
+        assert_eq!(ring.signing_key(Alg::ES256, 200).unwrap().kid, new.kid);
+        let later = KeyRing::new(ring.keys.into_iter().collect(), 500);
+        assert_eq!(later.keys().len(), 1, "retired key left the JWKS");
     }
 
     #[test]

@@ -25,7 +25,8 @@ async fn get_discovery(p: Data<Provider>) -> HttpResponse {
 }
 
 async fn get_jwks(p: Data<Provider>) -> HttpResponse {
-    json(p.keys.jwks_json(), "application/jwk-set+json")
+    let ring = p.keys.ring();
+    json(ring.jwks_json(), "application/jwk-set+json")
 }
 
 fn json(body: &str, content_type: &'static str) -> HttpResponse {

@@ -44,7 +44,7 @@ struct Hint {
 }
 
 fn parse_hint(p: &Provider, token: &str) -> Option<Hint> {
-    let claims = jwt::verify(&p.keys, token, "JWT", &[Alg::RS256, Alg::ES256]).ok()?;
+    let claims = jwt::verify(&p.keys.ring(), token, "JWT", &[Alg::RS256, Alg::ES256]).ok()?;
     if claims.get("iss").and_then(Value::as_str) != Some(p.config.issuer.as_str()) {
         return None;
     }

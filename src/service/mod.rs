@@ -6,7 +6,6 @@ use std::sync::Arc;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::crypto::csrf::CsrfKey;
-use crate::crypto::keys::{Alg, KeyRing, SigningKey, StoredKey};
 use crate::crypto::random;
 use crate::secret::Secret;
 use crate::storage::Store;
@@ -17,6 +16,7 @@ pub mod clients;
 pub mod consent;
 pub mod discovery;
 pub mod error;
+pub mod keys;
 pub mod limits;
 pub mod login;
 pub mod logout;
@@ -35,7 +35,7 @@ pub struct Provider {
     pub config: Config,
     pub store: Store,
     pub clock: SharedClock,
-    pub keys: KeyRing,
+    pub keys: keys::KeyStore,
     pub csrf: CsrfKey,
     pub discovery_json: String,
     /// Bounds concurrent password hashing (login).
@@ -46,7 +46,7 @@ impl Provider {
     /// Loads (or on first start creates) the signing keys and CSRF key from the
     /// store, so every instance on the same database uses the same ones.
     pub fn new(config: Config, store: Store, clock: SharedClock) -> Result<Arc<Self>> {
-        let keys = load_or_create_keys(&store, clock.now())?;
+        let keys = keys::KeyStore::new(keys::load_or_create(&store, clock.now())?);
         let csrf = CsrfKey::new(Secret::new(
             store.server_secret("csrf_key", || random::token(32))?,
         ));
@@ -74,33 +74,15 @@ impl Provider {
     }
 }
 
-fn load_or_create_keys(store: &Store, now: i64) -> Result<KeyRing> {
-    let mut stored = store.signing_keys()?;
-    if stored.is_empty() {
-        let fresh = [
-            StoredKey::generate(Alg::RS256)?,
-            StoredKey::generate(Alg::ES256)?,
-        ];
-        if store.bootstrap_signing_keys(&fresh, now)? {
-            for key in &fresh {
-                tracing::info!(kid = %key.kid, alg = key.alg.name(), "signing key created");
-            }
-        }
-        // Whether this instance or another one won, everyone reads the same.
-        stored = store.signing_keys()?;
-    }
-    let keys = stored
-        .iter()
-        .map(SigningKey::load)
-        .collect::<Result<Vec<_>, _>>()?;
-    if [Alg::RS256, Alg::ES256]
-        .iter()
-        .any(|alg| !keys.iter().any(|k| k.alg == *alg))
-    {
-        return Err(crate::storage::StoreError::Migration(
-            "the database lacks an RS256 or ES256 signing key".into(),
-        )
-        .into());
-    }
-    Ok(KeyRing::new(keys))
+/// Removes what nothing can use any more: expired rows, audit events past
+/// their retention, keys whose tokens have all expired.
+pub fn sweep(p: &Provider) -> Result<()> {
+    let now = p.now();
+    let purged = p.store.purge_expired(now)?;
+    let audit = p
+        .store
+        .purge_audit(now - p.config.audit.retention_days * 24 * 3600)?;
+    let keys = p.store.delete_retired_keys(now - 24 * 3600)?;
+    tracing::debug!(?purged, audit, keys, "expired rows removed");
+    Ok(())
 }

@@ -28,7 +28,7 @@ fn refresh_token(p: &Provider, token: &str) -> Result<Option<(RefreshRecord, Gra
 
 /// The `jti` of an access token we signed, whether or not it has expired.
 fn access_token_jti(p: &Provider, token: &str) -> Option<String> {
-    let claims = jwt::verify(&p.keys, token, "at+jwt", &[Alg::ES256, Alg::RS256]).ok()?;
+    let claims = jwt::verify(&p.keys.ring(), token, "at+jwt", &[Alg::ES256, Alg::RS256]).ok()?;
     claims.get("jti").and_then(Value::as_str).map(str::to_owned)
 }
 

@@ -39,7 +39,7 @@ pub struct AccessClaims {
 /// expiry against the injected clock, and the revocation list.
 pub fn validate_access_token(p: &Provider, token: &str) -> Result<AccessClaims, BearerError> {
     let invalid = |d: &'static str| BearerError::Rejected(OAuthError::invalid_token(d));
-    let claims = jwt::verify(&p.keys, token, "at+jwt", &[Alg::ES256, Alg::RS256])
+    let claims = jwt::verify(&p.keys.ring(), token, "at+jwt", &[Alg::ES256, Alg::RS256])
         .map_err(|_| invalid("the access token is malformed or its signature is invalid"))?;
     let str_claim = |name: &str| claims.get(name).and_then(Value::as_str).map(str::to_owned);
     let int_claim = |name: &str| claims.get(name).and_then(Value::as_i64);

@@ -171,7 +171,7 @@ crate::both! {
         "iat": now + 3600, "jti": "future", "client_id": "x", "scope": "openid",
     });
     let token = portcullis::crypto::jwt::sign(
-        &server.provider.keys,
+        &server.provider.keys.ring(),
         portcullis::crypto::keys::Alg::ES256,
         "at+jwt",
         claims.as_object().unwrap().clone(),

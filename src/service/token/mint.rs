@@ -46,7 +46,7 @@ pub fn access_token(
         "scope": scope.to_string(),
     });
     let token = jwt::sign(
-        &p.keys,
+        &p.keys.ring(),
         p.config.tokens.access_token_alg,
         "at+jwt",
         as_map(claims),
@@ -90,7 +90,7 @@ pub fn id_token(
         claims.insert("nonce".into(), Value::String(nonce.to_owned()));
     }
     Ok(jwt::sign(
-        &p.keys,
+        &p.keys.ring(),
         p.config.tokens.id_token_alg,
         "JWT",
         claims,
