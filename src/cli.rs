@@ -241,6 +241,7 @@ fn user(config: Config, cmd: UserCommand) -> Result<(), String> {
                 email,
                 name,
                 admin,
+                created_by: None,
             };
             let id = users::add(&store, &SystemClock, new).map_err(|e| e.to_string())?;
             println!("created user {username} (sub {id})");

@@ -29,6 +29,18 @@ pub fn routes(cfg: &mut ServiceConfig) {
 struct LoginQuery {
     #[serde(default)]
     request: String,
+    #[serde(default)]
+    return_to: String,
+}
+
+/// Where a direct login (no authorization request) may return to: our own
+/// console and account pages only, never another host.
+fn safe_return_to(path: &str) -> &str {
+    let ours = ["/admin", "/account"].iter().any(|p| {
+        path == *p || path.starts_with(&format!("{p}/")) || path.starts_with(&format!("{p}?"))
+    });
+    let plain = !path.contains("//") && !path.contains('\\') && !path.chars().any(char::is_control);
+    if ours && plain { path } else { "" }
 }
 
 async fn get_login(
@@ -36,7 +48,9 @@ async fn get_login(
     req: HttpRequest,
     q: Query<LoginQuery>,
 ) -> Result<HttpResponse, PageError> {
-    show_form(&p, &req, q.into_inner().request, None, StatusCode::OK, None).await
+    let q = q.into_inner();
+    let target = Target { request: q.request, return_to: safe_return_to(&q.return_to).to_owned() };
+    show_form(&p, &req, target, None, StatusCode::OK, None).await
 }
 
 async fn post_login(
@@ -46,13 +60,12 @@ async fn post_login(
 ) -> Result<HttpResponse, PageError> {
     let params = Params::parse(&body);
     let request = params.get("request").unwrap_or_default().to_owned();
+    let return_to = safe_return_to(params.get("return_to").unwrap_or_default()).to_owned();
+    let target = Target { request: request.clone(), return_to: return_to.clone() };
     let username = params.get("username").unwrap_or_default().to_owned();
     let Some(browser) = cookies::read(&req, cookies::BROWSER) else {
         let status = StatusCode::BAD_REQUEST;
-        return show_form(
-            &p,
-            &req,
-            request,
+        return show_form(&p, &req, target.clone(),
             Some(username),
             status,
             Some(FORM_EXPIRED),
@@ -80,16 +93,18 @@ async fn post_login(
     .await?;
     match outcome {
         LoginOutcome::Success { cookie, user } => {
-            let mut res = if request.is_empty() {
+            let mut res = if !request.is_empty() {
+                let next = p.url(&format!("/authorize/continue?request={request}"));
+                super::authorize::redirect(StatusCode::SEE_OTHER, &next)
+            } else if !return_to.is_empty() {
+                super::authorize::redirect(StatusCode::SEE_OTHER, &p.url(&return_to))
+            } else {
                 pages::render(
                     StatusCode::OK,
                     &SignedInPage {
                         username: &user.username,
                     },
                 )
-            } else {
-                let next = p.url(&format!("/authorize/continue?request={request}"));
-                super::authorize::redirect(StatusCode::SEE_OTHER, &next)
             };
             let ttl = p.config.session.ttl_secs;
             let cookie = cookies::build(&p.config, cookies::SESSION, &cookie, ttl);
@@ -99,10 +114,7 @@ async fn post_login(
         // One message for unknown user and wrong password.
         LoginOutcome::BadCredentials => {
             let status = StatusCode::OK;
-            show_form(
-                &p,
-                &req,
-                request,
+            show_form(&p, &req, target.clone(),
                 Some(username),
                 status,
                 Some(BAD_CREDENTIALS),
@@ -111,10 +123,7 @@ async fn post_login(
         }
         LoginOutcome::BadCsrf => {
             let status = StatusCode::BAD_REQUEST;
-            show_form(
-                &p,
-                &req,
-                request,
+            show_form(&p, &req, target.clone(),
                 Some(username),
                 status,
                 Some(FORM_EXPIRED),
@@ -126,14 +135,23 @@ async fn post_login(
 
 /// The login form for `request` (empty for a direct visit), with a fresh
 /// CSRF token bound to this browser. `username` defaults to the login_hint.
+/// Which flow a login form belongs to: an authorization request, or a
+/// direct visit that returns to a console or account page.
+#[derive(Clone)]
+struct Target {
+    request: String,
+    return_to: String,
+}
+
 async fn show_form(
     p: &Data<Provider>,
     req: &HttpRequest,
-    request: String,
+    target: Target,
     username: Option<String>,
     status: StatusCode,
     error: Option<&str>,
 ) -> Result<HttpResponse, PageError> {
+    let Target { request, return_to } = target;
     let lookup = request.clone();
     let context = blocking(p, req, move |p| login::context(p, &lookup)).await?;
     if !request.is_empty() && context.client_name.is_none() {
@@ -144,6 +162,7 @@ async fn show_form(
     let csrf = p.csrf.token(CSRF_LOGIN, &browser, &request);
     let page = LoginPage {
         request: &request,
+        return_to: &return_to,
         csrf: &csrf,
         client_name: context.client_name.as_deref(),
         username: &username,

@@ -12,6 +12,8 @@ use actix_web::web::{self, Data, ServiceConfig};
 
 use crate::service::Provider;
 
+mod account;
+mod admin;
 mod assets;
 mod authorize;
 mod consent;
@@ -44,6 +46,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
     userinfo::routes(cfg);
     assets::routes(cfg);
     health::routes(cfg);
+    admin::routes(cfg);
+    account::routes(cfg);
 }
 
 /// Access log: method, path, status, latency. Never the query string
@@ -68,7 +72,7 @@ pub async fn access_log(
 
 /// Runs blocking service work (database, argon2, signing) off the executor,
 /// with the request's source address available to the audit log.
-async fn blocking<R, E, F>(provider: &Data<Provider>, req: &HttpRequest, f: F) -> Result<R, E>
+pub(crate) async fn blocking<R, E, F>(provider: &Data<Provider>, req: &HttpRequest, f: F) -> Result<R, E>
 where
     F: FnOnce(&Provider) -> Result<R, E> + Send + 'static,
     R: Send + 'static,

@@ -33,6 +33,7 @@ pub fn render(status: StatusCode, page: &impl Template) -> HttpResponse {
 #[template(path = "login.html")]
 pub struct LoginPage<'a> {
     pub request: &'a str,
+    pub return_to: &'a str,
     pub csrf: &'a str,
     pub client_name: Option<&'a str>,
     pub username: &'a str,

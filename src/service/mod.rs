@@ -10,6 +10,8 @@ use crate::crypto::random;
 use crate::secret::Secret;
 use crate::storage::Store;
 
+pub mod account;
+pub mod admin;
 pub mod audit;
 pub mod authorize;
 pub mod clients;

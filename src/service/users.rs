@@ -16,6 +16,8 @@ pub struct NewUser {
     pub email: Option<String>,
     pub name: Option<String>,
     pub admin: bool,
+    /// The admin creating the user, for the audit log.
+    pub created_by: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -104,6 +106,17 @@ pub fn set_password(
     username: &str,
     new_password: &Secret,
 ) -> std::result::Result<(), UserError> {
+    set_password_by(store, clock, username, new_password, None)
+}
+
+/// [`set_password`], recording `actor` (an admin, or the user) in the audit log.
+pub fn set_password_by(
+    store: &Store,
+    clock: &dyn Clock,
+    username: &str,
+    new_password: &Secret,
+    actor: Option<&str>,
+) -> std::result::Result<(), UserError> {
     check_password_policy(new_password)?;
     let user = store
         .user_by_username(username)?
@@ -111,11 +124,14 @@ pub fn set_password(
     let hash = password::hash(new_password).map_err(super::Error::from)?;
     store.set_password(&user.id, &hash, clock.now())?;
     tracing::info!(user_id = %user.id, "password changed; sessions and grants revoked");
-    audit::event(Kind::PasswordChanged)
-        .subject(user.id.clone())
-        .record_in(store, clock.now());
+    let mut event = audit::event(Kind::PasswordChanged).subject(user.id.clone());
+    if let Some(actor) = actor {
+        event = event.actor(actor);
+    }
+    event.record_in(store, clock.now());
     Ok(())
 }
+
 
 /// Disables (ending sessions and revoking tokens) or re-enables a user.
 pub fn set_disabled(
@@ -190,6 +206,7 @@ pub fn bootstrap_admin(
         email: None,
         name: Some("Administrator".into()),
         admin: true,
+        created_by: None,
     };
     match add(store, clock, admin) {
         Ok(_) => Ok(generated.then_some(password)),

@@ -50,3 +50,50 @@ impl Store {
             .load(&mut *self.conn()?)?)
     }
 }
+
+impl Store {
+    /// Clients whose id or name contains `needle` (all when empty).
+    pub fn search_clients(&self, needle: &str) -> StoreResult<Vec<ClientRecord>> {
+        let pattern = format!("%{}%", escape_like(needle));
+        Ok(clients::table
+            .filter(clients::name.like(&pattern).escape('\\').or(clients::id.like(&pattern).escape('\\')))
+            .order(clients::name.asc())
+            .select(ClientRecord::as_select())
+            .load(&mut *self.conn()?)?)
+    }
+
+    /// Replaces every editable field (the secret hash included).
+    pub fn update_client(&self, client: &ClientRecord) -> StoreResult<bool> {
+        let n = diesel::update(clients::table.find(&client.id))
+            .set((
+                clients::name.eq(&client.name),
+                clients::secret_hash.eq(&client.secret_hash),
+                clients::first_party.eq(client.first_party),
+                clients::redirect_uris.eq(&client.redirect_uris),
+                clients::post_logout_redirect_uris.eq(&client.post_logout_redirect_uris),
+                clients::allowed_scopes.eq(&client.allowed_scopes),
+                clients::grant_types.eq(&client.grant_types),
+                clients::refresh_without_offline_access.eq(client.refresh_without_offline_access),
+                clients::access_token_ttl_secs.eq(client.access_token_ttl_secs),
+                clients::refresh_absolute_ttl_secs.eq(client.refresh_absolute_ttl_secs),
+                clients::refresh_idle_ttl_secs.eq(client.refresh_idle_ttl_secs),
+                clients::disabled.eq(client.disabled),
+            ))
+            .execute(&mut *self.conn()?)?;
+        Ok(n == 1)
+    }
+
+    /// Deletes a client and, through the foreign keys, everything issued to it.
+    pub fn delete_client(&self, id: &str) -> StoreResult<bool> {
+        Ok(diesel::delete(clients::table.find(id)).execute(&mut *self.conn()?)? == 1)
+    }
+
+    pub fn count_clients(&self) -> StoreResult<i64> {
+        Ok(clients::table.count().get_result(&mut *self.conn()?)?)
+    }
+}
+
+/// Escapes LIKE wildcards so a search matches them literally.
+pub(crate) fn escape_like(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}

@@ -140,3 +140,69 @@ pub(crate) fn revoke_grant_in(conn: &mut Conn, grant_id: &str, now: i64) -> Quer
     .execute(conn)?;
     Ok(())
 }
+
+/// A client's standing access to a user's account: its live refresh-token
+/// families, summed up.
+#[derive(Debug, Clone)]
+pub struct AppGrant {
+    pub client_id: String,
+    pub scope: String,
+    pub created_at: i64,
+    pub last_used: i64,
+}
+
+impl Store {
+    /// Clients holding a live refresh-token family of the user.
+    pub fn app_grants(&self, user_id: &str, now: i64) -> StoreResult<Vec<AppGrant>> {
+        use super::schema::refresh_tokens;
+        let rows: Vec<(String, String, i64, Option<i64>)> = grants::table
+            .left_join(refresh_tokens::table)
+            .filter(grants::user_id.eq(user_id))
+            .filter(grants::revoked_at.is_null())
+            .filter(grants::expires_at.gt(now))
+            .group_by((grants::id, grants::client_id, grants::scope, grants::created_at))
+            .select((
+                grants::client_id,
+                grants::scope,
+                grants::created_at,
+                diesel::dsl::max(refresh_tokens::created_at.nullable()),
+            ))
+            .load(&mut *self.conn()?)?;
+        let mut out: Vec<AppGrant> = Vec::new();
+        for (client_id, scope, created_at, last) in rows {
+            let last_used = last.unwrap_or(created_at);
+            match out.iter_mut().find(|g| g.client_id == client_id) {
+                Some(g) => {
+                    g.created_at = g.created_at.min(created_at);
+                    g.last_used = g.last_used.max(last_used);
+                    for s in scope.split(' ') {
+                        if !g.scope.split(' ').any(|x| x == s) {
+                            g.scope = format!("{} {s}", g.scope);
+                        }
+                    }
+                }
+                None => out.push(AppGrant { client_id, scope, created_at, last_used }),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Revokes every grant of the user to the client and forgets the
+    /// consent, so the app must ask again.
+    pub fn revoke_app_grant(&self, user_id: &str, client_id: &str, now: i64) -> StoreResult<usize> {
+        use super::schema::consents;
+        self.conn()?.transaction(|conn| {
+            let ids: Vec<String> = grants::table
+                .filter(grants::user_id.eq(user_id))
+                .filter(grants::client_id.eq(client_id))
+                .filter(grants::revoked_at.is_null())
+                .select(grants::id)
+                .load(conn)?;
+            for id in &ids {
+                revoke_grant_in(conn, id, now)?;
+            }
+            diesel::delete(consents::table.find((user_id, client_id))).execute(conn)?;
+            Ok(ids.len())
+        })
+    }
+}

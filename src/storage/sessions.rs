@@ -41,3 +41,38 @@ impl Store {
         Ok(())
     }
 }
+
+impl Store {
+    /// A user's live sessions, newest first.
+    pub fn user_sessions(&self, user_id: &str, now: i64) -> StoreResult<Vec<SessionRecord>> {
+        Ok(login_sessions::table
+            .filter(login_sessions::user_id.eq(user_id))
+            .filter(login_sessions::expires_at.gt(now))
+            .order(login_sessions::created_at.desc())
+            .select(SessionRecord::as_select())
+            .load(&mut *self.conn()?)?)
+    }
+
+    /// Ends one session of this user; false if it was not theirs.
+    pub fn delete_user_session(&self, user_id: &str, session_id: &str) -> StoreResult<bool> {
+        let n = diesel::delete(
+            login_sessions::table
+                .filter(login_sessions::id.eq(session_id))
+                .filter(login_sessions::user_id.eq(user_id)),
+        )
+        .execute(&mut *self.conn()?)?;
+        Ok(n == 1)
+    }
+
+    pub fn delete_user_sessions(&self, user_id: &str) -> StoreResult<usize> {
+        Ok(diesel::delete(login_sessions::table.filter(login_sessions::user_id.eq(user_id)))
+            .execute(&mut *self.conn()?)?)
+    }
+
+    pub fn count_live_sessions(&self, now: i64) -> StoreResult<i64> {
+        Ok(login_sessions::table
+            .filter(login_sessions::expires_at.gt(now))
+            .count()
+            .get_result(&mut *self.conn()?)?)
+    }
+}

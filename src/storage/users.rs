@@ -101,3 +101,90 @@ fn revoke_everything_in(conn: &mut Conn, user_id: &str, now: i64) -> QueryResult
     }
     Ok(())
 }
+
+/// Editable profile claims.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub email_verified: bool,
+}
+
+impl Store {
+    /// A page of users whose username, name or email contains `needle`.
+    pub fn search_users(&self, needle: &str, limit: i64, offset: i64) -> StoreResult<Vec<UserRecord>> {
+        let pattern = format!("%{}%", super::clients::escape_like(needle));
+        Ok(users::table
+            .filter(
+                users::username
+                    .like(&pattern)
+                    .escape('\\')
+                    .or(users::name.like(&pattern).escape('\\'))
+                    .or(users::email.like(&pattern).escape('\\')),
+            )
+            .order(users::username.asc())
+            .limit(limit)
+            .offset(offset)
+            .select(UserRecord::as_select())
+            .load(&mut *self.conn()?)?)
+    }
+
+    pub fn count_users(&self) -> StoreResult<i64> {
+        Ok(users::table.count().get_result(&mut *self.conn()?)?)
+    }
+
+    pub fn update_profile(&self, user_id: &str, profile: &Profile, now: i64) -> StoreResult<bool> {
+        let n = diesel::update(users::table.find(user_id))
+            .set((
+                users::name.eq(&profile.name),
+                users::email.eq(&profile.email),
+                users::email_verified.eq(profile.email_verified),
+                users::updated_at.eq(now),
+            ))
+            .execute(&mut *self.conn()?)?;
+        Ok(n == 1)
+    }
+
+    pub fn set_admin(&self, user_id: &str, admin: bool, now: i64) -> StoreResult<bool> {
+        let n = diesel::update(users::table.find(user_id))
+            .set((users::is_admin.eq(admin), users::updated_at.eq(now)))
+            .execute(&mut *self.conn()?)?;
+        Ok(n == 1)
+    }
+
+    /// A user's own password change: the new hash, and in the same
+    /// transaction every grant revoked and every other login session ended;
+    /// the session the change was made in stays.
+    pub fn set_password_keeping_session(
+        &self,
+        user_id: &str,
+        hash: &str,
+        keep: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
+        self.conn()?.transaction(|conn| {
+            let updated = diesel::update(users::table.find(user_id))
+                .set((users::password_hash.eq(hash), users::updated_at.eq(now)))
+                .execute(conn)?;
+            if updated == 0 {
+                return Ok(false);
+            }
+            let user_grants: Vec<String> = grants::table
+                .filter(grants::user_id.eq(user_id))
+                .filter(grants::revoked_at.is_null())
+                .select(grants::id)
+                .load(conn)?;
+            for grant in user_grants {
+                super::grants::revoke_grant_in(conn, &grant, now)?;
+            }
+            diesel::delete(
+                login_sessions::table
+                    .filter(login_sessions::user_id.eq(user_id))
+                    .filter(login_sessions::id.ne(keep)),
+            )
+            .execute(conn)?;
+            Ok(true)
+        })
+    }
+
+}

@@ -83,6 +83,7 @@ impl TestServer {
             email: Some(format!("{username}@example.com")),
             name: Some(format!("{username} Example")),
             admin: false,
+            created_by: None,
         };
         users::add(&self.provider.store, self.provider.clock.as_ref(), new)
             .expect("add user")
