@@ -244,6 +244,14 @@ impl Config {
                 "tokens.refresh_token_reuse_grace_secs must be 0 (strict) or more".into(),
             ));
         }
+        let db = self.database.url.expose();
+        if db.starts_with("postgres") && Url::parse(db).is_err() {
+            return Err(ConfigError::Invalid(
+                "database.url is not a valid postgres:// URL (percent-encode special characters \
+                 in the password)"
+                    .into(),
+            ));
+        }
         if self.database.pool_size == 0 {
             return Err(ConfigError::Invalid(
                 "database.pool_size must be at least 1".into(),
@@ -299,15 +307,28 @@ mod tests {
     }
 }
 
-/// A database URL safe for logs: any password in it is replaced.
+/// A database URL safe for logs: a password in the user information or in
+/// the query (`password=`) is replaced. A URL that does not parse is not
+/// shown at all, since nobody can say where its password is.
 pub fn redact_url(url: &str) -> String {
-    match Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("REDACTED"));
-            parsed.to_string()
-        }
-        _ => url.to_owned(),
+    if !url.contains("://") {
+        return url.to_owned(); // a SQLite path
     }
+    let Ok(mut parsed) = Url::parse(url) else {
+        return "(unparseable database URL)".to_owned();
+    };
+    if parsed.password().is_some() {
+        let _ = parsed.set_password(Some("REDACTED"));
+    }
+    let pairs: Vec<(String, String)> = parsed.query_pairs().into_owned().collect();
+    if pairs.iter().any(|(k, _)| k == "password") {
+        let mut q = parsed.query_pairs_mut();
+        q.clear();
+        for (k, v) in &pairs {
+            q.append_pair(k, if k == "password" { "REDACTED" } else { v });
+        }
+    }
+    parsed.to_string()
 }
 
 #[cfg(test)]
@@ -318,6 +339,12 @@ mod redact_tests {
     fn password_is_hidden() {
         let shown = redact_url("postgres://app:s3cret@db.internal/portcullis");
         assert!(!shown.contains("s3cret"), "{shown}");
+        let shown = redact_url("postgres://app@db/x?sslmode=require&password=q3cret");
+        assert!(
+            !shown.contains("q3cret") && shown.contains("sslmode=require"),
+            "{shown}"
+        );
+        assert!(!redact_url("postgres://app:p#w@db:5x/x").contains("p#w"));
         let url = super::DatabaseUrl::from("postgres://app:s3cret@db/x".to_owned());
         assert!(!format!("{url:?}").contains("s3cret"));
         assert_eq!(redact_url("sqlite://data/p.db"), "sqlite://data/p.db");

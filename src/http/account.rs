@@ -9,17 +9,20 @@ use super::admin::{GrantRow, fmt_time};
 use super::error::PageError;
 use super::{blocking, cookies, pages};
 use crate::secret::{Secret, ct_eq};
+use crate::service::Provider;
 use crate::service::account::{self, CSRF_ACCOUNT, PasswordChange};
 use crate::service::admin::users::revoke_grant;
 use crate::service::params::Params;
-use crate::service::Provider;
 use crate::storage::sessions::SessionRecord;
 use crate::storage::users::UserRecord;
 
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.route("/account", web::get().to(get_account))
         .route("/account/password", web::post().to(post_password))
-        .route("/account/grants/{client}/revoke", web::post().to(post_revoke));
+        .route(
+            "/account/grants/{client}/revoke",
+            web::post().to(post_revoke),
+        );
 }
 
 #[derive(Template)]
@@ -40,10 +43,16 @@ struct Me {
 }
 
 async fn me(p: &Data<Provider>, req: &HttpRequest) -> Result<Option<Me>, PageError> {
-    let Some(cookie) = cookies::read(req, cookies::SESSION) else { return Ok(None) };
+    let Some(cookie) = cookies::read(req, cookies::SESSION) else {
+        return Ok(None);
+    };
     let lookup = cookie.clone();
     let found = blocking(p, req, move |p| account::current(p, Some(&lookup))).await?;
-    Ok(found.map(|(user, session)| Me { user, session, cookie }))
+    Ok(found.map(|(user, session)| Me {
+        user,
+        session,
+        cookie,
+    }))
 }
 
 fn to_login(p: &Provider) -> HttpResponse {
@@ -51,7 +60,9 @@ fn to_login(p: &Provider) -> HttpResponse {
 }
 
 async fn get_account(p: Data<Provider>, req: HttpRequest) -> Result<HttpResponse, PageError> {
-    let Some(me) = me(&p, &req).await? else { return Ok(to_login(&p)) };
+    let Some(me) = me(&p, &req).await? else {
+        return Ok(to_login(&p));
+    };
     let notice = match Params::parse(req.query_string().as_bytes()).get("done") {
         Some("password") => Some("Password changed. You are signed out everywhere else."),
         Some("revoked") => Some("Access revoked."),
@@ -93,20 +104,34 @@ async fn page(
 
 fn check_csrf(p: &Provider, me: &Me, params: &Params) -> Result<(), PageError> {
     let expected = p.csrf.token(CSRF_ACCOUNT, &me.cookie, "");
-    if ct_eq(expected.as_bytes(), params.get("csrf").unwrap_or_default().as_bytes()) {
+    if ct_eq(
+        expected.as_bytes(),
+        params.get("csrf").unwrap_or_default().as_bytes(),
+    ) {
         Ok(())
     } else {
-        Err(PageError::bad_request("This form has expired. Reload the page and try again."))
+        Err(PageError::bad_request(
+            "This form has expired. Reload the page and try again.",
+        ))
     }
 }
 
-async fn post_password(p: Data<Provider>, req: HttpRequest, body: Bytes) -> Result<HttpResponse, PageError> {
-    let Some(me) = me(&p, &req).await? else { return Ok(to_login(&p)) };
+async fn post_password(
+    p: Data<Provider>,
+    req: HttpRequest,
+    body: Bytes,
+) -> Result<HttpResponse, PageError> {
+    let Some(me) = me(&p, &req).await? else {
+        return Ok(to_login(&p));
+    };
     let params = Params::parse(&body);
     check_csrf(&p, &me, &params)?;
     let secret = |name: &str| Secret::new(params.get(name).unwrap_or_default());
-    let (current, new, confirm) =
-        (secret("current_password"), secret("new_password"), secret("confirm_password"));
+    let (current, new, confirm) = (
+        secret("current_password"),
+        secret("new_password"),
+        secret("confirm_password"),
+    );
     let Some(_turn) = p.hash_limiter.acquire().await else {
         return Err(PageError::Shown {
             status: StatusCode::SERVICE_UNAVAILABLE,
@@ -130,10 +155,23 @@ async fn post_password(p: Data<Provider>, req: HttpRequest, body: Bytes) -> Resu
     page(&p, &req, me, StatusCode::BAD_REQUEST, None, Some(error)).await
 }
 
-async fn post_revoke(p: Data<Provider>, req: HttpRequest, client: Path<String>, body: Bytes) -> Result<HttpResponse, PageError> {
-    let Some(me) = me(&p, &req).await? else { return Ok(to_login(&p)) };
+async fn post_revoke(
+    p: Data<Provider>,
+    req: HttpRequest,
+    client: Path<String>,
+    body: Bytes,
+) -> Result<HttpResponse, PageError> {
+    let Some(me) = me(&p, &req).await? else {
+        return Ok(to_login(&p));
+    };
     check_csrf(&p, &me, &Params::parse(&body))?;
     let (user_id, client) = (me.user.id.clone(), client.into_inner());
-    blocking(&p, &req, move |p| revoke_grant(p, &user_id, &user_id, &client)).await?;
-    Ok(super::authorize::redirect(StatusCode::SEE_OTHER, &p.url("/account?done=revoked")))
+    blocking(&p, &req, move |p| {
+        revoke_grant(p, &user_id, &user_id, &client)
+    })
+    .await?;
+    Ok(super::authorize::redirect(
+        StatusCode::SEE_OTHER,
+        &p.url("/account?done=revoked"),
+    ))
 }

@@ -74,11 +74,14 @@ impl From<StoreError> for PageError {
 /// away (503) rather than broken (500).
 fn server_fault(e: &service::Error) -> (StatusCode, String) {
     let request_id = random::token(8);
-    if let service::Error::Store(StoreError::Unavailable(_)) = e {
-        // The store logs the outage once; one line per request would flood.
-        tracing::debug!(request_id = %request_id, "request failed: database unavailable");
+    if let service::Error::Store(store) = e
+        && store.is_unavailable()
+    {
+        // The store logs an outage once; one line per request would flood.
+        tracing::debug!(request_id = %request_id, error = %store, "request failed: database unavailable");
         return (StatusCode::SERVICE_UNAVAILABLE, request_id);
     }
+
     tracing::error!(request_id = %request_id, error = %e, "request failed");
     (StatusCode::INTERNAL_SERVER_ERROR, request_id)
 }
@@ -88,6 +91,15 @@ fn oauth_json(status: StatusCode, e: &OAuthError) -> HttpResponse {
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"))
         .json(json!({ "error": e.code.as_str(), "error_description": e.description }))
+}
+
+/// A 503 says when to come back (RFC 9110 10.2.3).
+fn with_retry_after(mut res: HttpResponse) -> HttpResponse {
+    if res.status() == StatusCode::SERVICE_UNAVAILABLE {
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    }
+    res
 }
 
 /// A quoted-string safe value for WWW-Authenticate parameters.
@@ -124,7 +136,7 @@ impl ResponseError for ApiError {
                     ErrorCode::ServerError
                 };
                 let e = OAuthError::new(code, format!("server error (request id {request_id})"));
-                oauth_json(status, &e)
+                with_retry_after(oauth_json(status, &e))
             }
             ApiError::Bearer(e) => bearer_response(e.as_ref()),
         }
@@ -169,7 +181,7 @@ impl ResponseError for PageError {
             PageError::Service(e) => {
                 let (status, request_id) = server_fault(e);
                 let page = ErrorPage::with_request_id(status, request_id);
-                pages::render(status, &page)
+                with_retry_after(pages::render(status, &page))
             }
         }
     }
@@ -184,6 +196,8 @@ pub fn framework_errors<B: MessageBody + 'static>() -> ErrorHandlers<B> {
 }
 
 const API_PATHS: &[&str] = &["/token", "/revoke", "/introspect", "/userinfo"];
+/// Plain-text probes for load balancers keep their own bodies.
+const PROBE_PATHS: &[&str] = &["/healthz", "/readyz"];
 
 fn replace_framework_error<B>(
     res: ServiceResponse<B>,
@@ -195,7 +209,7 @@ fn replace_framework_error<B>(
     let ours = is_json
         || headers.contains_key(header::CONTENT_SECURITY_POLICY)
         || headers.contains_key(header::WWW_AUTHENTICATE);
-    if ours {
+    if ours || PROBE_PATHS.contains(&res.request().path()) {
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
     let status = res.status();

@@ -49,7 +49,10 @@ async fn get_login(
     q: Query<LoginQuery>,
 ) -> Result<HttpResponse, PageError> {
     let q = q.into_inner();
-    let target = Target { request: q.request, return_to: safe_return_to(&q.return_to).to_owned() };
+    let target = Target {
+        request: q.request,
+        return_to: safe_return_to(&q.return_to).to_owned(),
+    };
     show_form(&p, &req, target, None, StatusCode::OK, None).await
 }
 
@@ -61,11 +64,17 @@ async fn post_login(
     let params = Params::parse(&body);
     let request = params.get("request").unwrap_or_default().to_owned();
     let return_to = safe_return_to(params.get("return_to").unwrap_or_default()).to_owned();
-    let target = Target { request: request.clone(), return_to: return_to.clone() };
+    let target = Target {
+        request: request.clone(),
+        return_to: return_to.clone(),
+    };
     let username = params.get("username").unwrap_or_default().to_owned();
     let Some(browser) = cookies::read(&req, cookies::BROWSER) else {
         let status = StatusCode::BAD_REQUEST;
-        return show_form(&p, &req, target.clone(),
+        return show_form(
+            &p,
+            &req,
+            target.clone(),
             Some(username),
             status,
             Some(FORM_EXPIRED),
@@ -114,7 +123,10 @@ async fn post_login(
         // One message for unknown user and wrong password.
         LoginOutcome::BadCredentials => {
             let status = StatusCode::OK;
-            show_form(&p, &req, target.clone(),
+            show_form(
+                &p,
+                &req,
+                target.clone(),
                 Some(username),
                 status,
                 Some(BAD_CREDENTIALS),
@@ -123,7 +135,10 @@ async fn post_login(
         }
         LoginOutcome::BadCsrf => {
             let status = StatusCode::BAD_REQUEST;
-            show_form(&p, &req, target.clone(),
+            show_form(
+                &p,
+                &req,
+                target.clone(),
                 Some(username),
                 status,
                 Some(FORM_EXPIRED),

@@ -72,7 +72,11 @@ pub async fn access_log(
 
 /// Runs blocking service work (database, argon2, signing) off the executor,
 /// with the request's source address available to the audit log.
-pub(crate) async fn blocking<R, E, F>(provider: &Data<Provider>, req: &HttpRequest, f: F) -> Result<R, E>
+pub(crate) async fn blocking<R, E, F>(
+    provider: &Data<Provider>,
+    req: &HttpRequest,
+    f: F,
+) -> Result<R, E>
 where
     F: FnOnce(&Provider) -> Result<R, E> + Send + 'static,
     R: Send + 'static,

@@ -13,9 +13,17 @@ use crate::storage::users::UserRecord;
 pub const CSRF_ACCOUNT: &str = "account";
 
 /// The signed-in user and their session, or `None` for nobody.
-pub fn current(p: &Provider, cookie: Option<&Secret>) -> Result<Option<(UserRecord, SessionRecord)>> {
-    let Some(session) = login::current_session(p, cookie)? else { return Ok(None) };
-    let user = p.store.user_by_id(&session.user_id)?.filter(|u| !u.disabled);
+pub fn current(
+    p: &Provider,
+    cookie: Option<&Secret>,
+) -> Result<Option<(UserRecord, SessionRecord)>> {
+    let Some(session) = login::current_session(p, cookie)? else {
+        return Ok(None);
+    };
+    let user = p
+        .store
+        .user_by_id(&session.user_id)?
+        .filter(|u| !u.disabled);
     Ok(user.map(|u| (u, session)))
 }
 
@@ -50,13 +58,24 @@ pub fn change_password(
     let Some(user) = p.store.user_by_id(&session.user_id)? else {
         return Ok(PasswordChange::WrongCurrent);
     };
-    if !matches!(super::users::verify_credentials(&p.store, &user.username, current)?, Credentials::Valid(_)) {
-        audit::event(Kind::PasswordChanged).failed().actor(user.id.clone()).subject(user.id.clone()).record(p);
+    if !matches!(
+        super::users::verify_credentials(&p.store, &user.username, current)?,
+        Credentials::Valid(_)
+    ) {
+        audit::event(Kind::PasswordChanged)
+            .failed()
+            .actor(user.id.clone())
+            .subject(user.id.clone())
+            .record(p);
         return Ok(PasswordChange::WrongCurrent);
     }
     let hash = password::hash(new)?;
-    p.store.set_password_keeping_session(&user.id, &hash, &session.id, p.now())?;
+    p.store
+        .set_password_keeping_session(&user.id, &hash, &session.id, p.now())?;
     tracing::info!(user_id = %user.id, "password changed by the user; other sessions and tokens revoked");
-    audit::event(Kind::PasswordChanged).actor(user.id.clone()).subject(user.id).record(p);
+    audit::event(Kind::PasswordChanged)
+        .actor(user.id.clone())
+        .subject(user.id)
+        .record(p);
     Ok(PasswordChange::Changed)
 }

@@ -332,6 +332,11 @@ pub fn register(
             "client id must be printable ASCII without ':'".into(),
         ));
     }
+    // A machine client's tokens carry its id as `sub`: it must never be
+    // mistaken for a user.
+    if store.user_by_id(&id)?.is_some() {
+        return Err(RegisterError::Invalid(format!("client id {id:?} is taken")));
+    }
     if new.public && new.secret.is_some() {
         return Err(RegisterError::Invalid(
             "a public client has no secret".into(),

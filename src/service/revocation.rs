@@ -83,12 +83,17 @@ pub fn introspect(p: &Provider, creds: &ClientCredentials, params: &Params) -> R
     let token = params.require("token")?;
     let inactive = json!({ "active": false });
     if let Some((refresh, grant)) = refresh_token(p, token)? {
+        // A refresh token is its client's business alone: only the client it
+        // was issued to learns that it is active.
+        if refresh.client_id != caller.id.as_str() {
+            return Ok(inactive);
+        }
         return Ok(refresh_claims(p, &refresh, &grant)?.unwrap_or(inactive));
     }
     let Ok(claims) = validate_access_token(p, token) else {
         return Ok(inactive);
     };
-    let username = p.store.user_by_id(&claims.sub)?.map(|u| u.username);
+    let username = username_for(p, &claims)?;
     tracing::debug!(client_id = %caller.id, "access token introspected");
     Ok(json!({
         "active": true,
@@ -104,6 +109,22 @@ pub fn introspect(p: &Provider, creds: &ClientCredentials, params: &Params) -> R
         "jti": claims.jti,
     }))
     .map(strip_nulls)
+}
+
+/// The username, only where the user consented to share it (`profile`)
+/// and the token was issued for a user, not to a client for itself.
+fn username_for(p: &Provider, claims: &super::userinfo::AccessClaims) -> Result<Option<String>> {
+    if !claims.scope.contains("profile") {
+        return Ok(None);
+    }
+    let for_user = p
+        .store
+        .access_token(&claims.jti)?
+        .is_some_and(|t| t.grant_id.is_some());
+    if !for_user {
+        return Ok(None);
+    }
+    Ok(p.store.user_by_id(&claims.sub)?.map(|u| u.username))
 }
 
 fn refresh_claims(
@@ -132,7 +153,7 @@ fn refresh_claims(
         "active": true,
         "scope": Scope::parse(&grant.scope).to_string(),
         "client_id": grant.client_id,
-        "username": user.username,
+        "username": Scope::parse(&grant.scope).contains("profile").then_some(user.username),
         "sub": user.id,
         "aud": grant.client_id,
         "iss": p.config.issuer,
@@ -140,7 +161,8 @@ fn refresh_claims(
         "iat": refresh.created_at,
         "token_type": "refresh_token",
         "jti": refresh.id,
-    })))
+    }))
+    .map(strip_nulls))
 }
 
 fn strip_nulls(mut v: Value) -> Value {

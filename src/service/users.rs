@@ -132,7 +132,6 @@ pub fn set_password_by(
     Ok(())
 }
 
-
 /// Disables (ending sessions and revoking tokens) or re-enables a user.
 pub fn set_disabled(
     store: &Store,

@@ -38,6 +38,33 @@ impl Backend {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             return Ok(Backend::Postgres(url.to_owned()));
         }
+        Self::sqlite_from_url(url)
+    }
+
+    /// A PostgreSQL URL gets libpq timeouts unless it sets its own: connect
+    /// within `connect_secs`, and give up on a connection whose packets go
+    /// unacknowledged that long, so a vanished server yields errors (503)
+    /// rather than requests that hang.
+    pub fn with_timeouts(self, connect_secs: u64) -> StoreResult<Self> {
+        let Backend::Postgres(url) = self else {
+            return Ok(self);
+        };
+        let mut parsed = url::Url::parse(&url).map_err(|_| StoreError::UnsupportedUrl)?;
+        let present: Vec<String> = parsed.query_pairs().map(|(k, _)| k.into_owned()).collect();
+        let defaults = [
+            ("connect_timeout", connect_secs.max(1).to_string()),
+            ("tcp_user_timeout", (connect_secs.max(1) * 1000).to_string()),
+            ("keepalives_idle", "30".to_owned()),
+        ];
+        for (key, value) in defaults {
+            if !present.iter().any(|k| k == key) {
+                parsed.query_pairs_mut().append_pair(key, &value);
+            }
+        }
+        Ok(Backend::Postgres(parsed.into()))
+    }
+
+    fn sqlite_from_url(url: &str) -> StoreResult<Self> {
         let path = url
             .strip_prefix("sqlite://")
             .or_else(|| url.strip_prefix("sqlite:"))
@@ -73,6 +100,12 @@ impl Backend {
 const SQLITE_PRAGMAS: &str =
     "PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
 
+/// Per-connection limits on PostgreSQL: a statement or a lock wait that
+/// runs this long is cancelled (and answered 503) instead of holding a
+/// pooled connection and a request forever.
+const POSTGRES_SESSION: &str = "SET statement_timeout = '15s'; SET lock_timeout = '5s'; \
+     SET idle_in_transaction_session_timeout = '60s';";
+
 /// The r2d2 manager: opens the variant the URL names.
 #[derive(Debug)]
 pub struct Manager(pub Backend);
@@ -90,9 +123,12 @@ impl ManageConnection for Manager {
                     .map_err(PoolError::QueryError)?;
                 Ok(Conn::Sqlite(conn))
             }
-            Backend::Postgres(url) => Ok(Conn::Postgresql(
-                PgConnection::establish(url).map_err(PoolError::ConnectionError)?,
-            )),
+            Backend::Postgres(url) => {
+                let mut conn = PgConnection::establish(url).map_err(PoolError::ConnectionError)?;
+                conn.batch_execute(POSTGRES_SESSION)
+                    .map_err(PoolError::QueryError)?;
+                Ok(Conn::Postgresql(conn))
+            }
         }
     }
 

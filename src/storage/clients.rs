@@ -56,7 +56,12 @@ impl Store {
     pub fn search_clients(&self, needle: &str) -> StoreResult<Vec<ClientRecord>> {
         let pattern = format!("%{}%", escape_like(needle));
         Ok(clients::table
-            .filter(clients::name.like(&pattern).escape('\\').or(clients::id.like(&pattern).escape('\\')))
+            .filter(
+                clients::name
+                    .like(&pattern)
+                    .escape('\\')
+                    .or(clients::id.like(&pattern).escape('\\')),
+            )
             .order(clients::name.asc())
             .select(ClientRecord::as_select())
             .load(&mut *self.conn()?)?)
@@ -95,5 +100,7 @@ impl Store {
 
 /// Escapes LIKE wildcards so a search matches them literally.
 pub(crate) fn escape_like(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }

@@ -160,7 +160,12 @@ impl Store {
             .filter(grants::user_id.eq(user_id))
             .filter(grants::revoked_at.is_null())
             .filter(grants::expires_at.gt(now))
-            .group_by((grants::id, grants::client_id, grants::scope, grants::created_at))
+            .group_by((
+                grants::id,
+                grants::client_id,
+                grants::scope,
+                grants::created_at,
+            ))
             .select((
                 grants::client_id,
                 grants::scope,
@@ -181,7 +186,12 @@ impl Store {
                         }
                     }
                 }
-                None => out.push(AppGrant { client_id, scope, created_at, last_used }),
+                None => out.push(AppGrant {
+                    client_id,
+                    scope,
+                    created_at,
+                    last_used,
+                }),
             }
         }
         Ok(out)

@@ -38,6 +38,26 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+impl StoreError {
+    /// The database is away or overloaded rather than the request wrong:
+    /// no connection, a connection lost mid-query, or a statement or lock
+    /// timeout. Answered 503, worth retrying.
+    pub fn is_unavailable(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match self {
+            StoreError::Unavailable(_) => true,
+            StoreError::Query(Error::DatabaseError(kind, info)) => {
+                matches!(
+                    kind,
+                    DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand
+                ) || info.message().contains("statement timeout")
+                    || info.message().contains("lock timeout")
+            }
+            _ => false,
+        }
+    }
+}
+
 /// A connection pool over the configured database.
 #[derive(Clone)]
 pub struct Store {
@@ -57,12 +77,14 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// Opens the pool and applies pending migrations.
     pub fn open(url: &str, pool_size: u32, timeout: Duration) -> StoreResult<Self> {
-        let backend = Backend::from_url(url)?;
+        let backend = Backend::from_url(url)?.with_timeouts(timeout.as_secs())?;
         backend.prepare()?;
         let backend_is_postgres = backend.is_postgres();
         let pool = Pool::builder()
             .max_size(pool_size)
             .connection_timeout(timeout)
+            // Failures are logged once per outage by `conn`, not per attempt.
+            .error_handler(Box::new(diesel::r2d2::NopErrorHandler))
             .build(Manager(backend))
             .map_err(|e| StoreError::Migration(format!("cannot open database: {e}")))?;
         let store = Self {

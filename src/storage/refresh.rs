@@ -19,6 +19,8 @@ pub struct RefreshRecord {
     pub created_at: i64,
     pub expires_at: i64,
     pub retired_at: Option<i64>,
+    /// The one extra use the grace window allows has been spent.
+    pub grace_used: bool,
 }
 
 /// What a code redemption writes, all or nothing.
@@ -107,6 +109,19 @@ impl Store {
                 .execute(conn)?;
             Ok(true)
         })?)
+    }
+
+    /// Spends a retired token's single grace-window use. Conditional, so of
+    /// racing requests exactly one gets `true`.
+    pub fn claim_grace_use(&self, token_hash: &str) -> StoreResult<bool> {
+        let n = diesel::update(
+            refresh_tokens::table
+                .filter(refresh_tokens::token_hash.eq(token_hash))
+                .filter(refresh_tokens::grace_used.eq(false)),
+        )
+        .set(refresh_tokens::grace_used.eq(true))
+        .execute(&mut *self.conn()?)?;
+        Ok(n == 1)
     }
 
     /// When a refresh token was retired, read after a lost rotation race.

@@ -96,6 +96,7 @@ diesel::table! {
         created_at -> BigInt,
         expires_at -> BigInt,
         retired_at -> Nullable<BigInt>,
+        grace_used -> Bool,
     }
 }
 

@@ -65,8 +65,10 @@ impl Store {
     }
 
     pub fn delete_user_sessions(&self, user_id: &str) -> StoreResult<usize> {
-        Ok(diesel::delete(login_sessions::table.filter(login_sessions::user_id.eq(user_id)))
-            .execute(&mut *self.conn()?)?)
+        Ok(
+            diesel::delete(login_sessions::table.filter(login_sessions::user_id.eq(user_id)))
+                .execute(&mut *self.conn()?)?,
+        )
     }
 
     pub fn count_live_sessions(&self, now: i64) -> StoreResult<i64> {

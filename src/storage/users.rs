@@ -112,7 +112,12 @@ pub struct Profile {
 
 impl Store {
     /// A page of users whose username, name or email contains `needle`.
-    pub fn search_users(&self, needle: &str, limit: i64, offset: i64) -> StoreResult<Vec<UserRecord>> {
+    pub fn search_users(
+        &self,
+        needle: &str,
+        limit: i64,
+        offset: i64,
+    ) -> StoreResult<Vec<UserRecord>> {
         let pattern = format!("%{}%", super::clients::escape_like(needle));
         Ok(users::table
             .filter(
@@ -186,5 +191,4 @@ impl Store {
             Ok(true)
         })
     }
-
 }

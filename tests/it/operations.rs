@@ -86,6 +86,7 @@ fn database_outage_gives_503_and_service_resumes() {
         );
         let ready = support::http().get(server.url("/readyz")).send().unwrap();
         assert_eq!(ready.status(), 503);
+        assert_eq!(ready.text().unwrap(), "database unreachable\n");
         assert_eq!(
             support::http()
                 .get(server.url("/healthz"))
@@ -150,4 +151,45 @@ fn sigterm_stops_the_server_gracefully() {
             .is_err(),
         "no longer accepting"
     );
+}
+
+#[test]
+fn a_held_lock_gives_503_not_a_hung_request() {
+    db::run(Backend::Postgres, || {
+        use diesel::Connection;
+        use diesel::connection::SimpleConnection;
+        let server = TestServer::start();
+        server.add_user("alice");
+        let client = server.add_client(ClientSpec {
+            first_party: true,
+            ..Default::default()
+        });
+        let family = support::tokens_with_refresh(&server, &client, "alice");
+        let url = server.provider.config.database.url.expose().to_owned();
+        let mut blocker = diesel::pg::PgConnection::establish(&url).unwrap();
+        blocker
+            .batch_execute("BEGIN; LOCK TABLE refresh_tokens IN ACCESS EXCLUSIVE MODE;")
+            .unwrap();
+        let started = Instant::now();
+        let res = support::refresh(
+            &server,
+            &client,
+            family["refresh_token"].as_str().unwrap(),
+            &[],
+        );
+        assert_eq!(res.status(), 503, "lock_timeout answers 503");
+        assert!(started.elapsed() < Duration::from_secs(15));
+        blocker.batch_execute("ROLLBACK;").unwrap();
+        let res = support::refresh(
+            &server,
+            &client,
+            family["refresh_token"].as_str().unwrap(),
+            &[],
+        );
+        assert_eq!(
+            res.status(),
+            200,
+            "the token was not burnt by the failed attempt"
+        );
+    });
 }

@@ -194,6 +194,22 @@ crate::both! {
 }
 
 crate::both! {
+    fn grace_window_allows_one_extra_use_only() {
+    let server = TestServer::start_with(|c| c.tokens.refresh_token_reuse_grace_secs = 5);
+    server.add_user("alice");
+    let client = first_party(&server);
+    let first = tokens_with_refresh(&server, &client, "alice");
+    let second = ok_json(refresh(&server, &client, &rt(&first), &[]));
+    let sibling = ok_json(refresh(&server, &client, &rt(&first), &[]));
+    // A third presentation inside the window is reuse: the family is gone,
+    // so a thief cannot keep a branch of it.
+    assert_invalid_grant(refresh(&server, &client, &rt(&first), &[]));
+    assert_invalid_grant(refresh(&server, &client, &rt(&second), &[]));
+    assert_invalid_grant(refresh(&server, &client, &rt(&sibling), &[]));
+}
+}
+
+crate::both! {
     fn idle_and_absolute_lifetimes() {
     let server = TestServer::start();
     server.add_user("alice");

@@ -162,7 +162,7 @@ crate::both! {
     for field in ["aud", "exp", "iat", "jti"] {
         assert!(!at[field].is_null(), "{field}");
     }
-    let rt = introspect(&server, &rs, &s(&body, "refresh_token"));
+    let rt = introspect(&server, &client, &s(&body, "refresh_token"));
     assert_eq!(rt["active"], true);
     assert_eq!(rt["token_type"], "refresh_token");
     assert_eq!(rt["client_id"], client.id.as_str());
@@ -195,7 +195,7 @@ crate::both! {
         json!({"active": false})
     );
     assert_eq!(
-        introspect(&server, &rs, &s(&second, "refresh_token"))["active"],
+        introspect(&server, &client, &s(&second, "refresh_token"))["active"],
         true
     );
 }
@@ -226,5 +226,53 @@ crate::both! {
         .send()
         .unwrap();
     assert_eq!(res.status(), 401);
+}
+}
+
+crate::both! {
+    fn introspection_shares_only_what_was_consented() {
+    let server = TestServer::start();
+    server.add_user("alice");
+    let third_party = server.add_client(ClientSpec::default());
+    let rs = server.add_client(ClientSpec { name: "RS".into(), ..Default::default() });
+    // openid only: no profile consent, so no username anywhere.
+    let (verifier, challenge) = support::pkce();
+    let url = support::authorize_url(
+        &server,
+        &third_party,
+        &[("scope", "openid offline_access"), ("code_challenge", &challenge), ("code_challenge_method", "S256")],
+    );
+    let cb = support::Browser::new().authorize(&server.base, &url, "alice", support::PASSWORD);
+    let body = support::exchange(&server, &third_party, cb.param("code").unwrap(), &verifier);
+    let at = introspect(&server, &rs, &s(&body, "access_token"));
+    assert_eq!(at["active"], true);
+    assert!(at.get("username").is_none(), "{at}");
+    // Refresh tokens are their client's business only.
+    assert_eq!(introspect(&server, &rs, &s(&body, "refresh_token")), json!({"active": false}));
+    let own = introspect(&server, &third_party, &s(&body, "refresh_token"));
+    assert_eq!(own["active"], true);
+    assert!(own.get("username").is_none());
+}
+}
+
+crate::both! {
+    fn client_tokens_never_name_a_user() {
+    let server = TestServer::start();
+    let sub = server.add_user("alice");
+    let new = portcullis::service::clients::NewClient {
+        id: Some(sub.clone()),
+        name: "Impostor".into(),
+        redirect_uris: vec![],
+        post_logout_redirect_uris: vec![],
+        public: false,
+        first_party: false,
+        scopes: Some("api.read".into()),
+        secret: None,
+        grant_types: Some(vec!["client_credentials".into()]),
+        refresh_without_offline_access: false,
+        lifetimes: Default::default(),
+    };
+    let taken = portcullis::service::clients::register(&server.provider.store, server.clock_now(), new);
+    assert!(taken.is_err(), "a client id equal to a user's sub is refused");
 }
 }

@@ -3,6 +3,10 @@
 ALTER TABLE signing_keys ADD COLUMN activates_at BIGINT;
 ALTER TABLE signing_keys ADD COLUMN retires_at BIGINT;
 
+-- A retired refresh token may be presented once more inside the grace
+-- window; this records that it was.
+ALTER TABLE refresh_tokens ADD COLUMN grace_used BOOLEAN NOT NULL DEFAULT FALSE;
+
 -- Security events, for the admin console. Never holds a secret.
 CREATE TABLE audit_events (
     id TEXT PRIMARY KEY NOT NULL,

@@ -48,8 +48,13 @@ async fn get_audit(p: Data<Provider>, req: HttpRequest) -> Result<HttpResponse, 
     let ctx = admin_or_return!(enter(&p, &req));
     let q = Params::parse(req.query_string().as_bytes());
     let text = |name: &str| q.get(name).map(str::trim).unwrap_or_default().to_owned();
-    let (f_user, f_client, f_kind, f_hours) = (text("user"), text("client"), text("kind"), text("hours"));
-    let page = q.get("page").and_then(|v| v.parse::<i64>().ok()).unwrap_or(0).max(0);
+    let (f_user, f_client, f_kind, f_hours) =
+        (text("user"), text("client"), text("kind"), text("hours"));
+    let page = q
+        .get("page")
+        .and_then(|v| v.parse::<i64>().ok())
+        .unwrap_or(0)
+        .max(0);
     let hours = f_hours.parse::<i64>().ok().filter(|h| *h > 0);
     let some = |s: &String| (!s.is_empty()).then(|| s.clone());
     let filter = AuditFilter {
@@ -61,7 +66,10 @@ async fn get_audit(p: Data<Provider>, req: HttpRequest) -> Result<HttpResponse, 
         limit: PAGE + 1,
         offset: page * PAGE,
     };
-    let mut records = run(&p, &req, &ctx, move |p, _| Ok(p.store.audit_events(&filter)?)).await?;
+    let mut records = run(&p, &req, &ctx, move |p, _| {
+        Ok(p.store.audit_events(&filter)?)
+    })
+    .await?;
     let more = records.len() as i64 > PAGE;
     records.truncate(PAGE as usize);
     let events = records
@@ -87,6 +95,16 @@ async fn get_audit(p: Data<Provider>, req: HttpRequest) -> Result<HttpResponse, 
         format!("/admin/audit?{}", ser.finish())
     };
     let kinds = Kind::ALL.iter().map(|k| k.as_str()).collect();
-    let page = AuditPage { nav: ctx.nav("audit"), events, kinds, f_user, f_client, f_kind, f_hours, more, next_link };
+    let page = AuditPage {
+        nav: ctx.nav("audit"),
+        events,
+        kinds,
+        f_user,
+        f_client,
+        f_kind,
+        f_hours,
+        more,
+        next_link,
+    };
     Ok(pages::render(StatusCode::OK, &page))
 }

@@ -60,10 +60,20 @@ struct SecretPage {
 
 async fn get_clients(p: Data<Provider>, req: HttpRequest) -> Result<HttpResponse, PageError> {
     let ctx = admin_or_return!(enter(&p, &req));
-    let q = Params::parse(req.query_string().as_bytes()).get("q").unwrap_or_default().to_owned();
+    let q = Params::parse(req.query_string().as_bytes())
+        .get("q")
+        .unwrap_or_default()
+        .to_owned();
     let search = q.clone();
     let clients = run(&p, &req, &ctx, move |p, _| service::list(p, &search)).await?;
-    Ok(pages::render(StatusCode::OK, &ClientsPage { nav: ctx.nav("clients"), q, clients }))
+    Ok(pages::render(
+        StatusCode::OK,
+        &ClientsPage {
+            nav: ctx.nav("clients"),
+            q,
+            clients,
+        },
+    ))
 }
 
 async fn get_new(p: Data<Provider>, req: HttpRequest) -> Result<HttpResponse, PageError> {
@@ -73,21 +83,46 @@ async fn get_new(p: Data<Provider>, req: HttpRequest) -> Result<HttpResponse, Pa
         grant_types: vec!["authorization_code".into(), "refresh_token".into()],
         ..ClientForm::default()
     };
-    Ok(form_page(&ctx, None, false, blank, Vec::new(), StatusCode::OK))
+    Ok(form_page(
+        &ctx,
+        None,
+        false,
+        blank,
+        Vec::new(),
+        StatusCode::OK,
+    ))
 }
 
-async fn post_create(p: Data<Provider>, req: HttpRequest, body: Bytes) -> Result<HttpResponse, PageError> {
+async fn post_create(
+    p: Data<Provider>,
+    req: HttpRequest,
+    body: Bytes,
+) -> Result<HttpResponse, PageError> {
     let ctx = admin_or_return!(enter_post(&p, &req, &form(&body)));
     let submitted = parse_form(&body);
     let again = submitted.clone();
     match run(&p, &req, &ctx, move |p, a| service::create(p, a, submitted)).await? {
-        Saved::Ok { id, secret: Some(secret) } => Ok(secret_page(&ctx, id, secret.expose())),
+        Saved::Ok {
+            id,
+            secret: Some(secret),
+        } => Ok(secret_page(&ctx, id, secret.expose())),
         Saved::Ok { id, secret: None } => Ok(done(&p, &format!("/admin/clients/{id}"), "created")),
-        Saved::Invalid(problems) => Ok(form_page(&ctx, None, false, again, problems, StatusCode::BAD_REQUEST)),
+        Saved::Invalid(problems) => Ok(form_page(
+            &ctx,
+            None,
+            false,
+            again,
+            problems,
+            StatusCode::BAD_REQUEST,
+        )),
     }
 }
 
-async fn get_client(p: Data<Provider>, req: HttpRequest, id: Path<String>) -> Result<HttpResponse, PageError> {
+async fn get_client(
+    p: Data<Provider>,
+    req: HttpRequest,
+    id: Path<String>,
+) -> Result<HttpResponse, PageError> {
     let ctx = admin_or_return!(enter(&p, &req));
     let id = id.into_inner();
     let lookup = id.clone();
@@ -95,53 +130,116 @@ async fn get_client(p: Data<Provider>, req: HttpRequest, id: Path<String>) -> Re
         return Err(not_found());
     };
     let form = ClientForm::from_client(&client);
-    Ok(form_page(&ctx, Some(id), client.disabled, form, Vec::new(), StatusCode::OK))
+    Ok(form_page(
+        &ctx,
+        Some(id),
+        client.disabled,
+        form,
+        Vec::new(),
+        StatusCode::OK,
+    ))
 }
 
-async fn post_update(p: Data<Provider>, req: HttpRequest, id: Path<String>, body: Bytes) -> Result<HttpResponse, PageError> {
+async fn post_update(
+    p: Data<Provider>,
+    req: HttpRequest,
+    id: Path<String>,
+    body: Bytes,
+) -> Result<HttpResponse, PageError> {
     let ctx = admin_or_return!(enter_post(&p, &req, &form(&body)));
     let id = id.into_inner();
     let submitted = parse_form(&body);
     let (again, target) = (submitted.clone(), id.clone());
-    let saved = run(&p, &req, &ctx, move |p, a| service::update(p, a, &target, submitted)).await?;
+    let saved = run(&p, &req, &ctx, move |p, a| {
+        service::update(p, a, &target, submitted)
+    })
+    .await?;
     match saved {
         None => Err(not_found()),
-        Some(Saved::Ok { id, secret: Some(secret) }) => Ok(secret_page(&ctx, id, secret.expose())),
-        Some(Saved::Ok { id, secret: None }) => Ok(done(&p, &format!("/admin/clients/{id}"), "saved")),
-        Some(Saved::Invalid(problems)) => {
-            Ok(form_page(&ctx, Some(id), false, again, problems, StatusCode::BAD_REQUEST))
+        Some(Saved::Ok {
+            id,
+            secret: Some(secret),
+        }) => Ok(secret_page(&ctx, id, secret.expose())),
+        Some(Saved::Ok { id, secret: None }) => {
+            Ok(done(&p, &format!("/admin/clients/{id}"), "saved"))
         }
+        Some(Saved::Invalid(problems)) => Ok(form_page(
+            &ctx,
+            Some(id),
+            false,
+            again,
+            problems,
+            StatusCode::BAD_REQUEST,
+        )),
     }
 }
 
-async fn post_disable(p: Data<Provider>, req: HttpRequest, id: Path<String>, body: Bytes) -> Result<HttpResponse, PageError> {
+async fn post_disable(
+    p: Data<Provider>,
+    req: HttpRequest,
+    id: Path<String>,
+    body: Bytes,
+) -> Result<HttpResponse, PageError> {
     set_disabled(p, req, id.into_inner(), body, true).await
 }
 
-async fn post_enable(p: Data<Provider>, req: HttpRequest, id: Path<String>, body: Bytes) -> Result<HttpResponse, PageError> {
+async fn post_enable(
+    p: Data<Provider>,
+    req: HttpRequest,
+    id: Path<String>,
+    body: Bytes,
+) -> Result<HttpResponse, PageError> {
     set_disabled(p, req, id.into_inner(), body, false).await
 }
 
-async fn set_disabled(p: Data<Provider>, req: HttpRequest, id: String, body: Bytes, disabled: bool) -> Result<HttpResponse, PageError> {
+async fn set_disabled(
+    p: Data<Provider>,
+    req: HttpRequest,
+    id: String,
+    body: Bytes,
+    disabled: bool,
+) -> Result<HttpResponse, PageError> {
     let ctx = admin_or_return!(enter_post(&p, &req, &form(&body)));
     let target = id.clone();
-    if !run(&p, &req, &ctx, move |p, a| service::set_disabled(p, a, &target, disabled)).await? {
+    if !run(&p, &req, &ctx, move |p, a| {
+        service::set_disabled(p, a, &target, disabled)
+    })
+    .await?
+    {
         return Err(not_found());
     }
-    Ok(done(&p, &format!("/admin/clients/{id}"), if disabled { "disabled" } else { "enabled" }))
+    Ok(done(
+        &p,
+        &format!("/admin/clients/{id}"),
+        if disabled { "disabled" } else { "enabled" },
+    ))
 }
 
-async fn post_secret(p: Data<Provider>, req: HttpRequest, id: Path<String>, body: Bytes) -> Result<HttpResponse, PageError> {
+async fn post_secret(
+    p: Data<Provider>,
+    req: HttpRequest,
+    id: Path<String>,
+    body: Bytes,
+) -> Result<HttpResponse, PageError> {
     let ctx = admin_or_return!(enter_post(&p, &req, &form(&body)));
     let id = id.into_inner();
     let target = id.clone();
-    match run(&p, &req, &ctx, move |p, a| service::rotate_secret(p, a, &target)).await? {
+    match run(&p, &req, &ctx, move |p, a| {
+        service::rotate_secret(p, a, &target)
+    })
+    .await?
+    {
         Some(secret) => Ok(secret_page(&ctx, id, secret.expose())),
         None => Err(not_found()),
     }
 }
 
-async fn post_delete(p: Data<Provider>, req: HttpRequest, id: Path<String>, body: Bytes) -> Result<HttpResponse, PageError> {
+async fn post_delete(
+    p: Data<Provider>,
+    req: HttpRequest,
+    id: Path<String>,
+    body: Bytes,
+) -> Result<HttpResponse, PageError> {
     let params = form(&body);
     let ctx = admin_or_return!(enter_post(&p, &req, &params));
     let id = id.into_inner();
@@ -156,11 +254,18 @@ async fn post_delete(p: Data<Provider>, req: HttpRequest, id: Path<String>, body
 }
 
 fn not_found() -> PageError {
-    PageError::Shown { status: StatusCode::NOT_FOUND, message: "There is no such client." }
+    PageError::Shown {
+        status: StatusCode::NOT_FOUND,
+        message: "There is no such client.",
+    }
 }
 
 fn secret_page(ctx: &Ctx, id: String, secret: &str) -> HttpResponse {
-    let page = SecretPage { nav: ctx.nav("clients"), id, secret: secret.to_owned() };
+    let page = SecretPage {
+        nav: ctx.nav("clients"),
+        id,
+        secret: secret.to_owned(),
+    };
     pages::render(StatusCode::OK, &page)
 }
 
@@ -197,8 +302,21 @@ fn form_page(
 /// The client form; repeated fields (grant types) are read in full.
 fn parse_form(body: &[u8]) -> ClientForm {
     let pairs: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
-    let one = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim().to_owned()).unwrap_or_default();
-    let lines = |name: &str| one(name).lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect();
+    let one = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.trim().to_owned())
+            .unwrap_or_default()
+    };
+    let lines = |name: &str| {
+        one(name)
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
     let secs = |name: &str| one(name).parse::<i64>().ok();
     ClientForm {
         name: one("name"),
@@ -207,7 +325,11 @@ fn parse_form(body: &[u8]) -> ClientForm {
         redirect_uris: lines("redirect_uris"),
         post_logout_redirect_uris: lines("post_logout_redirect_uris"),
         scopes: one("scopes"),
-        grant_types: pairs.iter().filter(|(k, _)| k == "grant_type").map(|(_, v)| v.clone()).collect(),
+        grant_types: pairs
+            .iter()
+            .filter(|(k, _)| k == "grant_type")
+            .map(|(_, v)| v.clone())
+            .collect(),
         refresh_without_offline_access: one("refresh_without_offline_access") == "1",
         lifetimes: ClientLifetimes {
             access_token: secs("access_token_ttl"),

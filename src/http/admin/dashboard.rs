@@ -12,7 +12,8 @@ use crate::service::Provider;
 use crate::service::admin::{self, Dashboard};
 
 pub fn routes(cfg: &mut ServiceConfig) {
-    cfg.route("", web::get().to(get_dashboard)).route("/", web::get().to(get_dashboard));
+    cfg.route("", web::get().to(get_dashboard))
+        .route("/", web::get().to(get_dashboard));
 }
 
 #[derive(Template)]
@@ -25,5 +26,11 @@ struct DashboardPage {
 async fn get_dashboard(p: Data<Provider>, req: HttpRequest) -> Result<HttpResponse, PageError> {
     let ctx = admin_or_return!(enter(&p, &req));
     let stats = run(&p, &req, &ctx, |p, _| admin::dashboard(p)).await?;
-    Ok(pages::render(StatusCode::OK, &DashboardPage { nav: ctx.nav("dashboard"), stats }))
+    Ok(pages::render(
+        StatusCode::OK,
+        &DashboardPage {
+            nav: ctx.nav("dashboard"),
+            stats,
+        },
+    ))
 }

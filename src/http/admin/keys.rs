@@ -11,7 +11,8 @@ use crate::http::pages;
 use crate::service::{Provider, keys};
 
 pub fn routes(cfg: &mut ServiceConfig) {
-    cfg.route("/keys", web::get().to(get_keys)).route("/keys/rotate", web::post().to(post_rotate));
+    cfg.route("/keys", web::get().to(get_keys))
+        .route("/keys/rotate", web::post().to(post_rotate));
 }
 
 pub struct KeyRow {
@@ -33,13 +34,18 @@ struct KeysPage {
 
 async fn get_keys(p: Data<Provider>, req: HttpRequest) -> Result<HttpResponse, PageError> {
     let ctx = admin_or_return!(enter(&p, &req));
-    let (stored, now) = run(&p, &req, &ctx, |p, _| Ok((p.store.signing_keys()?, p.now()))).await?;
+    let (stored, now) = run(&p, &req, &ctx, |p, _| {
+        Ok((p.store.signing_keys()?, p.now()))
+    })
+    .await?;
     let ring = p.keys.ring();
     let keys = stored
         .into_iter()
         .map(|k| {
             let s = k.schedule;
-            let signing = ring.signing_key(k.alg, now).is_some_and(|cur| cur.kid == k.kid);
+            let signing = ring
+                .signing_key(k.alg, now)
+                .is_some_and(|cur| cur.kid == k.kid);
             let status = match () {
                 _ if signing => "signing",
                 _ if s.signs_from() > now => "published, not yet signing",
@@ -57,10 +63,21 @@ async fn get_keys(p: Data<Provider>, req: HttpRequest) -> Result<HttpResponse, P
         })
         .collect();
     let delay = p.config.keys.activation_delay_secs;
-    Ok(pages::render(StatusCode::OK, &KeysPage { nav: ctx.nav("keys"), keys, delay }))
+    Ok(pages::render(
+        StatusCode::OK,
+        &KeysPage {
+            nav: ctx.nav("keys"),
+            keys,
+            delay,
+        },
+    ))
 }
 
-async fn post_rotate(p: Data<Provider>, req: HttpRequest, body: Bytes) -> Result<HttpResponse, PageError> {
+async fn post_rotate(
+    p: Data<Provider>,
+    req: HttpRequest,
+    body: Bytes,
+) -> Result<HttpResponse, PageError> {
     let params = form(&body);
     let ctx = admin_or_return!(enter_post(&p, &req, &params));
     if !reauthenticate(&p, &req, &ctx, &params).await? {

@@ -67,7 +67,10 @@ struct ForbiddenPage<'a> {
 
 /// Lets an admin in; anyone else gets the login page (nobody signed in) or
 /// a 403 page (signed in, not an admin). The login page returns here.
-pub async fn enter(p: &Data<Provider>, req: &HttpRequest) -> Result<Result<Ctx, HttpResponse>, PageError> {
+pub async fn enter(
+    p: &Data<Provider>,
+    req: &HttpRequest,
+) -> Result<Result<Ctx, HttpResponse>, PageError> {
     let Some(cookie) = cookies::read(req, cookies::SESSION) else {
         return Ok(Err(to_login(p, req)));
     };
@@ -76,12 +79,21 @@ pub async fn enter(p: &Data<Provider>, req: &HttpRequest) -> Result<Result<Ctx, 
     match access {
         Access::Admin(admin) => {
             let csrf = p.csrf.token(CSRF_ADMIN, &cookie, "");
-            Ok(Ok(Ctx { admin: *admin, csrf, notice: notice(req) }))
+            Ok(Ok(Ctx {
+                admin: *admin,
+                csrf,
+                notice: notice(req),
+            }))
         }
         Access::SignIn => Ok(Err(to_login(p, req))),
         Access::Forbidden => {
             let username = username_of(p, req, cookie).await?;
-            Ok(Err(pages::render(StatusCode::FORBIDDEN, &ForbiddenPage { username: &username })))
+            Ok(Err(pages::render(
+                StatusCode::FORBIDDEN,
+                &ForbiddenPage {
+                    username: &username,
+                },
+            )))
         }
     }
 }
@@ -105,7 +117,11 @@ pub async fn enter_post(
     Ok(Ok(ctx))
 }
 
-async fn username_of(p: &Data<Provider>, req: &HttpRequest, cookie: Secret) -> Result<String, PageError> {
+async fn username_of(
+    p: &Data<Provider>,
+    req: &HttpRequest,
+    cookie: Secret,
+) -> Result<String, PageError> {
     Ok(blocking(p, req, move |p| {
         let session = crate::service::login::current_session(p, Some(&cookie))?;
         let user = match session {
@@ -120,7 +136,10 @@ async fn username_of(p: &Data<Provider>, req: &HttpRequest, cookie: Secret) -> R
 fn to_login(p: &Provider, req: &HttpRequest) -> HttpResponse {
     // Only the path: it is ours, and a query could carry anything.
     let back: String = form_urlencoded::byte_serialize(req.path().as_bytes()).collect();
-    super::authorize::redirect(StatusCode::SEE_OTHER, &p.url(&format!("/login?return_to={back}")))
+    super::authorize::redirect(
+        StatusCode::SEE_OTHER,
+        &p.url(&format!("/login?return_to={back}")),
+    )
 }
 
 /// The admin's password again, for a dangerous action.
@@ -147,7 +166,10 @@ pub async fn reauthenticate(
 
 /// Redirect after a change, with a notice code the next page shows.
 pub fn done(p: &Provider, path: &str, code: &str) -> HttpResponse {
-    super::authorize::redirect(StatusCode::SEE_OTHER, &p.url(&format!("{path}?done={code}")))
+    super::authorize::redirect(
+        StatusCode::SEE_OTHER,
+        &p.url(&format!("{path}?done={code}")),
+    )
 }
 
 /// Notices come from a fixed list: nothing from the URL is echoed.
@@ -182,7 +204,12 @@ pub fn form(body: &[u8]) -> Params {
 }
 
 /// Runs a console operation on the blocking pool with the admin's context.
-pub async fn run<R, F>(p: &Data<Provider>, req: &HttpRequest, ctx: &Ctx, f: F) -> Result<R, PageError>
+pub async fn run<R, F>(
+    p: &Data<Provider>,
+    req: &HttpRequest,
+    ctx: &Ctx,
+    f: F,
+) -> Result<R, PageError>
 where
     F: FnOnce(&Provider, &Admin) -> Result<R, crate::service::Error> + Send + 'static,
     R: Send + 'static,

@@ -7,7 +7,9 @@ use actix_web::web::{self, Bytes, Data, Path, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 
-use super::{Ctx, Nav, admin_or_return, done, enter, enter_post, fmt_time, form, reauthenticate, run};
+use super::{
+    Ctx, Nav, admin_or_return, done, enter, enter_post, fmt_time, form, reauthenticate, run,
+};
 use crate::http::blocking;
 use crate::http::error::PageError;
 use crate::http::pages;
@@ -29,9 +31,18 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .route("/users/{id}/enable", web::post().to(post_enable))
         .route("/users/{id}/admin", web::post().to(post_grant_admin))
         .route("/users/{id}/unadmin", web::post().to(post_revoke_admin))
-        .route("/users/{id}/sessions/revoke-all", web::post().to(post_revoke_all))
-        .route("/users/{id}/sessions/{sid}/revoke", web::post().to(post_revoke_session))
-        .route("/users/{id}/grants/{client}/revoke", web::post().to(post_revoke_grant));
+        .route(
+            "/users/{id}/sessions/revoke-all",
+            web::post().to(post_revoke_all),
+        )
+        .route(
+            "/users/{id}/sessions/{sid}/revoke",
+            web::post().to(post_revoke_session),
+        )
+        .route(
+            "/users/{id}/grants/{client}/revoke",
+            web::post().to(post_revoke_grant),
+        );
 }
 
 #[derive(Template)]
@@ -83,24 +94,52 @@ async fn get_users(p: Data<Provider>, req: HttpRequest) -> Result<HttpResponse, 
     let ctx = admin_or_return!(enter(&p, &req));
     let query = Params::parse(req.query_string().as_bytes());
     let q = query.get("q").unwrap_or_default().to_owned();
-    let page = query.get("page").and_then(|v| v.parse().ok()).unwrap_or(0i64).max(0);
+    let page = query
+        .get("page")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0i64)
+        .max(0);
     let search = q.clone();
     let (users, more) = run(&p, &req, &ctx, move |p, _| service::list(p, &search, page)).await?;
     let q_encoded = form_urlencoded::byte_serialize(q.as_bytes()).collect();
-    Ok(pages::render(StatusCode::OK, &UsersPage { nav: ctx.nav("users"), q, q_encoded, users, page, more }))
+    Ok(pages::render(
+        StatusCode::OK,
+        &UsersPage {
+            nav: ctx.nav("users"),
+            q,
+            q_encoded,
+            users,
+            page,
+            more,
+        },
+    ))
 }
 
 async fn get_new(p: Data<Provider>, req: HttpRequest) -> Result<HttpResponse, PageError> {
     let ctx = admin_or_return!(enter(&p, &req));
-    let page = NewUserPage { nav: ctx.nav("users"), error: None, username: String::new(), name: String::new(), email: String::new() };
+    let page = NewUserPage {
+        nav: ctx.nav("users"),
+        error: None,
+        username: String::new(),
+        name: String::new(),
+        email: String::new(),
+    };
     Ok(pages::render(StatusCode::OK, &page))
 }
 
 fn optional(params: &Params, name: &str) -> Option<String> {
-    params.get(name).map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned)
+    params
+        .get(name)
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
 }
 
-async fn post_create(p: Data<Provider>, req: HttpRequest, body: Bytes) -> Result<HttpResponse, PageError> {
+async fn post_create(
+    p: Data<Provider>,
+    req: HttpRequest,
+    body: Bytes,
+) -> Result<HttpResponse, PageError> {
     let params = form(&body);
     let ctx = admin_or_return!(enter_post(&p, &req, &params));
     let new = NewUser {
@@ -133,7 +172,11 @@ async fn post_create(p: Data<Provider>, req: HttpRequest, body: Bytes) -> Result
     }
 }
 
-async fn get_user(p: Data<Provider>, req: HttpRequest, id: Path<String>) -> Result<HttpResponse, PageError> {
+async fn get_user(
+    p: Data<Provider>,
+    req: HttpRequest,
+    id: Path<String>,
+) -> Result<HttpResponse, PageError> {
     let ctx = admin_or_return!(enter(&p, &req));
     user_page(&p, &req, &ctx, id.into_inner(), None, StatusCode::OK).await
 }
@@ -149,10 +192,18 @@ async fn user_page(
     let Some(detail) = run(p, req, ctx, move |p, _| service::detail(p, &id)).await? else {
         return Err(not_found());
     };
-    let UserDetail { user, sessions, grants } = detail;
+    let UserDetail {
+        user,
+        sessions,
+        grants,
+    } = detail;
     let sessions = sessions
         .into_iter()
-        .map(|s| SessionRow { id: s.id, signed_in: fmt_time(s.auth_time), expires: fmt_time(s.expires_at) })
+        .map(|s| SessionRow {
+            id: s.id,
+            signed_in: fmt_time(s.auth_time),
+            expires: fmt_time(s.expires_at),
+        })
         .collect();
     let grants = grants
         .into_iter()
@@ -164,10 +215,24 @@ async fn user_page(
             last_used: fmt_time(g.last_used),
         })
         .collect();
-    Ok(pages::render(status, &UserPage { nav: ctx.nav("users"), user, sessions, grants, error }))
+    Ok(pages::render(
+        status,
+        &UserPage {
+            nav: ctx.nav("users"),
+            user,
+            sessions,
+            grants,
+            error,
+        },
+    ))
 }
 
-async fn post_profile(p: Data<Provider>, req: HttpRequest, id: Path<String>, body: Bytes) -> Result<HttpResponse, PageError> {
+async fn post_profile(
+    p: Data<Provider>,
+    req: HttpRequest,
+    id: Path<String>,
+    body: Bytes,
+) -> Result<HttpResponse, PageError> {
     let params = form(&body);
     let ctx = admin_or_return!(enter_post(&p, &req, &params));
     let id = id.into_inner();
@@ -177,13 +242,22 @@ async fn post_profile(p: Data<Provider>, req: HttpRequest, id: Path<String>, bod
         email_verified: params.get("email_verified") == Some("1"),
     };
     let target = id.clone();
-    if !run(&p, &req, &ctx, move |p, a| service::update_profile(p, a, &target, &profile)).await? {
+    if !run(&p, &req, &ctx, move |p, a| {
+        service::update_profile(p, a, &target, &profile)
+    })
+    .await?
+    {
         return Err(not_found());
     }
     Ok(done(&p, &format!("/admin/users/{id}"), "saved"))
 }
 
-async fn post_password(p: Data<Provider>, req: HttpRequest, id: Path<String>, body: Bytes) -> Result<HttpResponse, PageError> {
+async fn post_password(
+    p: Data<Provider>,
+    req: HttpRequest,
+    id: Path<String>,
+    body: Bytes,
+) -> Result<HttpResponse, PageError> {
     let params = form(&body);
     let ctx = admin_or_return!(enter_post(&p, &req, &params));
     let id = id.into_inner();
@@ -197,23 +271,53 @@ async fn post_password(p: Data<Provider>, req: HttpRequest, id: Path<String>, bo
         Ok(()) => Ok(done(&p, &format!("/admin/users/{id}"), "password")),
         Err(UserError::Service(e)) => Err(e.into()),
         Err(UserError::NotFound(_)) => Err(not_found()),
-        Err(e) => user_page(&p, &req, &ctx, id, Some(e.to_string()), StatusCode::BAD_REQUEST).await,
+        Err(e) => {
+            user_page(
+                &p,
+                &req,
+                &ctx,
+                id,
+                Some(e.to_string()),
+                StatusCode::BAD_REQUEST,
+            )
+            .await
+        }
     }
 }
 
-async fn post_disable(p: Data<Provider>, req: HttpRequest, id: Path<String>, body: Bytes) -> Result<HttpResponse, PageError> {
+async fn post_disable(
+    p: Data<Provider>,
+    req: HttpRequest,
+    id: Path<String>,
+    body: Bytes,
+) -> Result<HttpResponse, PageError> {
     toggle(p, req, id.into_inner(), body, Toggle::Disable).await
 }
 
-async fn post_enable(p: Data<Provider>, req: HttpRequest, id: Path<String>, body: Bytes) -> Result<HttpResponse, PageError> {
+async fn post_enable(
+    p: Data<Provider>,
+    req: HttpRequest,
+    id: Path<String>,
+    body: Bytes,
+) -> Result<HttpResponse, PageError> {
     toggle(p, req, id.into_inner(), body, Toggle::Enable).await
 }
 
-async fn post_grant_admin(p: Data<Provider>, req: HttpRequest, id: Path<String>, body: Bytes) -> Result<HttpResponse, PageError> {
+async fn post_grant_admin(
+    p: Data<Provider>,
+    req: HttpRequest,
+    id: Path<String>,
+    body: Bytes,
+) -> Result<HttpResponse, PageError> {
     toggle(p, req, id.into_inner(), body, Toggle::GrantAdmin).await
 }
 
-async fn post_revoke_admin(p: Data<Provider>, req: HttpRequest, id: Path<String>, body: Bytes) -> Result<HttpResponse, PageError> {
+async fn post_revoke_admin(
+    p: Data<Provider>,
+    req: HttpRequest,
+    id: Path<String>,
+    body: Bytes,
+) -> Result<HttpResponse, PageError> {
     toggle(p, req, id.into_inner(), body, Toggle::RevokeAdmin).await
 }
 
@@ -225,7 +329,13 @@ enum Toggle {
     RevokeAdmin,
 }
 
-async fn toggle(p: Data<Provider>, req: HttpRequest, id: String, body: Bytes, what: Toggle) -> Result<HttpResponse, PageError> {
+async fn toggle(
+    p: Data<Provider>,
+    req: HttpRequest,
+    id: String,
+    body: Bytes,
+    what: Toggle,
+) -> Result<HttpResponse, PageError> {
     let params = form(&body);
     let ctx = admin_or_return!(enter_post(&p, &req, &params));
     let back = format!("/admin/users/{id}");
@@ -249,7 +359,12 @@ async fn toggle(p: Data<Provider>, req: HttpRequest, id: String, body: Bytes, wh
     Ok(done(&p, &back, code))
 }
 
-async fn post_revoke_all(p: Data<Provider>, req: HttpRequest, id: Path<String>, body: Bytes) -> Result<HttpResponse, PageError> {
+async fn post_revoke_all(
+    p: Data<Provider>,
+    req: HttpRequest,
+    id: Path<String>,
+    body: Bytes,
+) -> Result<HttpResponse, PageError> {
     let params = form(&body);
     let ctx = admin_or_return!(enter_post(&p, &req, &params));
     let id = id.into_inner();
@@ -257,26 +372,48 @@ async fn post_revoke_all(p: Data<Provider>, req: HttpRequest, id: Path<String>, 
     if !reauthenticate(&p, &req, &ctx, &params).await? {
         return Ok(done(&p, &back, "wrong-password"));
     }
-    run(&p, &req, &ctx, move |p, a| service::revoke_all_sessions(p, a, &id)).await?;
+    run(&p, &req, &ctx, move |p, a| {
+        service::revoke_all_sessions(p, a, &id)
+    })
+    .await?;
     Ok(done(&p, &back, "revoked"))
 }
 
-async fn post_revoke_session(p: Data<Provider>, req: HttpRequest, path: Path<(String, String)>, body: Bytes) -> Result<HttpResponse, PageError> {
+async fn post_revoke_session(
+    p: Data<Provider>,
+    req: HttpRequest,
+    path: Path<(String, String)>,
+    body: Bytes,
+) -> Result<HttpResponse, PageError> {
     let ctx = admin_or_return!(enter_post(&p, &req, &form(&body)));
     let (id, sid) = path.into_inner();
     let back = format!("/admin/users/{id}");
-    run(&p, &req, &ctx, move |p, a| service::revoke_session(p, a, &id, &sid)).await?;
+    run(&p, &req, &ctx, move |p, a| {
+        service::revoke_session(p, a, &id, &sid)
+    })
+    .await?;
     Ok(done(&p, &back, "revoked"))
 }
 
-async fn post_revoke_grant(p: Data<Provider>, req: HttpRequest, path: Path<(String, String)>, body: Bytes) -> Result<HttpResponse, PageError> {
+async fn post_revoke_grant(
+    p: Data<Provider>,
+    req: HttpRequest,
+    path: Path<(String, String)>,
+    body: Bytes,
+) -> Result<HttpResponse, PageError> {
     let ctx = admin_or_return!(enter_post(&p, &req, &form(&body)));
     let (id, client) = path.into_inner();
     let back = format!("/admin/users/{id}");
-    run(&p, &req, &ctx, move |p, a| service::revoke_grant(p, &a.user.id, &id, &client)).await?;
+    run(&p, &req, &ctx, move |p, a| {
+        service::revoke_grant(p, &a.user.id, &id, &client)
+    })
+    .await?;
     Ok(done(&p, &back, "revoked"))
 }
 
 fn not_found() -> PageError {
-    PageError::Shown { status: StatusCode::NOT_FOUND, message: "There is no such user." }
+    PageError::Shown {
+        status: StatusCode::NOT_FOUND,
+        message: "There is no such user.",
+    }
 }

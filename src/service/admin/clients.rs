@@ -5,8 +5,8 @@ use crate::crypto::random;
 use crate::secret::Secret;
 use crate::service::audit::{self, Kind};
 use crate::service::clients::{
-    self, ALL_GRANTS, Client, ClientLifetimes, GRANT_AUTHORIZATION_CODE, NewClient,
-    RegisterError, validate_redirect_uri,
+    self, ALL_GRANTS, Client, ClientLifetimes, GRANT_AUTHORIZATION_CODE, NewClient, RegisterError,
+    validate_redirect_uri,
 };
 use crate::service::scope::Scope;
 use crate::service::{Provider, Result};
@@ -50,15 +50,28 @@ impl ClientForm {
         if self.name.trim().is_empty() {
             out.push("The name is required.".to_owned());
         }
-        for uri in self.redirect_uris.iter().chain(&self.post_logout_redirect_uris) {
+        for uri in self
+            .redirect_uris
+            .iter()
+            .chain(&self.post_logout_redirect_uris)
+        {
             if let Err(e) = validate_redirect_uri(uri) {
                 out.push(e);
             }
         }
-        if self.grant_types.iter().any(|g| g == GRANT_AUTHORIZATION_CODE) && self.redirect_uris.is_empty() {
+        if self
+            .grant_types
+            .iter()
+            .any(|g| g == GRANT_AUTHORIZATION_CODE)
+            && self.redirect_uris.is_empty()
+        {
             out.push("A client using authorization_code needs a redirect URI.".to_owned());
         }
-        if let Some(g) = self.grant_types.iter().find(|g| !ALL_GRANTS.contains(&g.as_str())) {
+        if let Some(g) = self
+            .grant_types
+            .iter()
+            .find(|g| !ALL_GRANTS.contains(&g.as_str()))
+        {
             out.push(format!("Unknown grant type {g:?}."));
         }
         out
@@ -67,7 +80,10 @@ impl ClientForm {
 
 pub enum Saved {
     /// Created or updated; a secret when one was generated (shown once).
-    Ok { id: String, secret: Option<Secret> },
+    Ok {
+        id: String,
+        secret: Option<Secret>,
+    },
     Invalid(Vec<String>),
 }
 
@@ -91,8 +107,14 @@ pub fn create(p: &Provider, admin: &Admin, form: ClientForm) -> Result<Saved> {
     };
     match clients::register(&p.store, p.now(), new) {
         Ok((id, secret)) => {
-            audit::event(Kind::ClientCreated).actor(admin.user.id.clone()).client(id.to_string()).record(p);
-            Ok(Saved::Ok { id: id.into_string(), secret })
+            audit::event(Kind::ClientCreated)
+                .actor(admin.user.id.clone())
+                .client(id.to_string())
+                .record(p);
+            Ok(Saved::Ok {
+                id: id.into_string(),
+                secret,
+            })
         }
         Err(RegisterError::Invalid(m)) => Ok(Saved::Invalid(vec![m])),
         Err(RegisterError::Service(e)) => Err(e),
@@ -100,7 +122,9 @@ pub fn create(p: &Provider, admin: &Admin, form: ClientForm) -> Result<Saved> {
 }
 
 pub fn update(p: &Provider, admin: &Admin, id: &str, form: ClientForm) -> Result<Option<Saved>> {
-    let Some(mut record) = p.store.client(id)? else { return Ok(None) };
+    let Some(mut record) = p.store.client(id)? else {
+        return Ok(None);
+    };
     let problems = form.problems();
     if !problems.is_empty() {
         return Ok(Some(Saved::Invalid(problems)));
@@ -129,42 +153,69 @@ pub fn update(p: &Provider, admin: &Admin, id: &str, form: ClientForm) -> Result
     record.refresh_absolute_ttl_secs = form.lifetimes.refresh_absolute;
     record.refresh_idle_ttl_secs = form.lifetimes.refresh_idle;
     p.store.update_client(&record)?;
-    audit::event(Kind::ClientUpdated).actor(admin.user.id.clone()).client(id).record(p);
-    Ok(Some(Saved::Ok { id: record.id, secret }))
+    audit::event(Kind::ClientUpdated)
+        .actor(admin.user.id.clone())
+        .client(id)
+        .record(p);
+    Ok(Some(Saved::Ok {
+        id: record.id,
+        secret,
+    }))
 }
 
 pub fn set_disabled(p: &Provider, admin: &Admin, id: &str, disabled: bool) -> Result<bool> {
-    let Some(mut record) = p.store.client(id)? else { return Ok(false) };
+    let Some(mut record) = p.store.client(id)? else {
+        return Ok(false);
+    };
     record.disabled = disabled;
     p.store.update_client(&record)?;
-    let kind = if disabled { Kind::ClientDisabled } else { Kind::ClientEnabled };
-    audit::event(kind).actor(admin.user.id.clone()).client(id).record(p);
+    let kind = if disabled {
+        Kind::ClientDisabled
+    } else {
+        Kind::ClientEnabled
+    };
+    audit::event(kind)
+        .actor(admin.user.id.clone())
+        .client(id)
+        .record(p);
     Ok(true)
 }
 
 /// A new secret for a confidential client; the old one stops working now.
 pub fn rotate_secret(p: &Provider, admin: &Admin, id: &str) -> Result<Option<Secret>> {
-    let Some(mut record) = p.store.client(id)? else { return Ok(None) };
+    let Some(mut record) = p.store.client(id)? else {
+        return Ok(None);
+    };
     if record.secret_hash.is_none() {
         return Ok(None);
     }
     let secret = Secret::new(random::prefixed_secret("pcs_"));
     record.secret_hash = Some(random::sha256_hex(secret.expose()));
     p.store.update_client(&record)?;
-    audit::event(Kind::ClientSecretRotated).actor(admin.user.id.clone()).client(id).record(p);
+    audit::event(Kind::ClientSecretRotated)
+        .actor(admin.user.id.clone())
+        .client(id)
+        .record(p);
     Ok(Some(secret))
 }
 
 pub fn delete(p: &Provider, admin: &Admin, id: &str) -> Result<bool> {
     let deleted = p.store.delete_client(id)?;
     if deleted {
-        audit::event(Kind::ClientDeleted).actor(admin.user.id.clone()).client(id).record(p);
+        audit::event(Kind::ClientDeleted)
+            .actor(admin.user.id.clone())
+            .client(id)
+            .record(p);
     }
     Ok(deleted)
 }
 
 pub fn list(p: &Provider, search: &str) -> Result<Vec<Client>> {
-    Ok(p.store.search_clients(search)?.into_iter().map(Client::from_record).collect())
+    Ok(p.store
+        .search_clients(search)?
+        .into_iter()
+        .map(Client::from_record)
+        .collect())
 }
 
 pub fn get(p: &Provider, id: &str) -> Result<Option<Client>> {

@@ -32,8 +32,14 @@ pub enum Access {
 
 /// Who is asking, judged afresh on every console request.
 pub fn access(p: &Provider, cookie: Option<&Secret>) -> Result<Access> {
-    let Some(session) = login::current_session(p, cookie)? else { return Ok(Access::SignIn) };
-    let Some(user) = p.store.user_by_id(&session.user_id)?.filter(|u| !u.disabled) else {
+    let Some(session) = login::current_session(p, cookie)? else {
+        return Ok(Access::SignIn);
+    };
+    let Some(user) = p
+        .store
+        .user_by_id(&session.user_id)?
+        .filter(|u| !u.disabled)
+    else {
         return Ok(Access::SignIn);
     };
     if !user.is_admin {
@@ -65,7 +71,11 @@ pub fn dashboard(p: &Provider) -> Result<Dashboard> {
         users: p.store.count_users()?,
         clients: p.store.count_clients()?,
         sessions: p.store.count_live_sessions(now)?,
-        logins_24h: p.store.count_audit(super::audit::Kind::LoginSucceeded.as_str(), day_ago)?,
-        failed_logins_24h: p.store.count_audit(super::audit::Kind::LoginFailed.as_str(), day_ago)?,
+        logins_24h: p
+            .store
+            .count_audit(super::audit::Kind::LoginSucceeded.as_str(), day_ago)?,
+        failed_logins_24h: p
+            .store
+            .count_audit(super::audit::Kind::LoginFailed.as_str(), day_ago)?,
     })
 }

@@ -136,6 +136,7 @@ pub fn refresh_token(
         created_at: now,
         expires_at: (now + idle).min(family_expires_at),
         retired_at: None,
+        grace_used: false,
     };
     (token, record)
 }

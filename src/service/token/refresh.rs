@@ -5,9 +5,10 @@
 //! successor. Presenting a retired token again means two parties hold it, so
 //! the whole family (grant) and every access token issued from it are
 //! revoked. With `refresh_token_reuse_grace_secs` above zero, the same client
-//! may present a just-retired token again within that many seconds: it gets a
-//! new access token and a new refresh token of the same family, and the
-//! successor issued by the first use stays valid too.
+//! may present a just-retired token once more within that many seconds: it
+//! gets a new access token and a new refresh token of the same family, and
+//! the successor issued by the first use stays valid too. A third use is
+//! reuse.
 
 use super::{TokenResponse, mint};
 use crate::crypto::random;
@@ -34,9 +35,8 @@ pub(super) fn exchange(p: &Provider, client: &Client, params: &Params) -> Result
     if grant.revoked_at.is_some() {
         return Err(OAuthError::invalid_grant("the refresh token was revoked").into());
     }
-    if token
-        .retired_at
-        .is_some_and(|retired_at| !within_grace(p, retired_at, now))
+    if let Some(retired_at) = token.retired_at
+        && !grace_allows(p, &token.token_hash, retired_at, now)?
     {
         return Err(reuse_detected(p, &grant, now));
     }
@@ -47,9 +47,14 @@ pub(super) fn exchange(p: &Provider, client: &Client, params: &Params) -> Result
     rotate(p, client, &token, &grant, &scope)
 }
 
-fn within_grace(p: &Provider, retired_at: i64, now: i64) -> bool {
+/// The grace window lets a just-retired token through exactly once more;
+/// any further use is reuse, so a thief cannot keep a branch of the family.
+fn grace_allows(p: &Provider, token_hash: &str, retired_at: i64, now: i64) -> Result<bool> {
     let grace = p.config.tokens.refresh_token_reuse_grace_secs;
-    grace > 0 && now - retired_at <= grace
+    if grace <= 0 || now - retired_at > grace {
+        return Ok(false);
+    }
+    Ok(p.store.claim_grace_use(token_hash)?)
 }
 
 /// `scope` may only narrow what the grant holds (RFC 6749 6).
@@ -94,7 +99,7 @@ fn rotate(
             .store
             .refresh_token_retired_at(&token.token_hash)?
             .unwrap_or(now);
-        if !within_grace(p, retired_at, now) {
+        if !grace_allows(p, &token.token_hash, retired_at, now)? {
             return Err(reuse_detected(p, grant, now));
         }
         if !p
