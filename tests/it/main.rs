@@ -4,6 +4,7 @@
 mod authorize;
 mod cli;
 mod cluster;
+mod console;
 mod discovery;
 mod flow;
 mod grants;

@@ -90,11 +90,13 @@ impl Browser {
         let html = page.text().expect("html");
         let request = hidden(&html, "request");
         let csrf = hidden(&html, "csrf");
+        let return_to = hidden_opt(&html, "return_to").unwrap_or_default();
         let action = url.split("/login").next().unwrap_or_default().to_owned() + "/login";
         self.post(
             &action,
             &[
                 ("request", &request),
+                ("return_to", &return_to),
                 ("csrf", &csrf),
                 ("username", username),
                 ("password", password),
@@ -128,13 +130,14 @@ pub fn location(res: &Response) -> Option<String> {
 
 /// The value of the hidden input `name`, unescaped.
 pub fn hidden(html: &str, name: &str) -> String {
+    hidden_opt(html, name).unwrap_or_else(|| panic!("no input {name} in page"))
+}
+
+pub fn hidden_opt(html: &str, name: &str) -> Option<String> {
     let marker = format!("name=\"{name}\" value=\"");
-    let start = html
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no input {name} in page"))
-        + marker.len();
-    let end = html[start..].find('"').expect("closing quote") + start;
-    unescape(&html[start..end])
+    let start = html.find(&marker)? + marker.len();
+    let end = html[start..].find('"')? + start;
+    Some(unescape(&html[start..end]))
 }
 
 /// Decodes the entities an HTML escaper produces (named and numeric).
