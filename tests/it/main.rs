@@ -2,6 +2,7 @@
 //! its own database, and talks HTTP to it.
 
 mod authorize;
+mod browser;
 mod cli;
 mod cluster;
 mod console;

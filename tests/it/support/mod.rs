@@ -9,6 +9,7 @@ pub mod db;
 pub mod logs;
 pub mod outage;
 pub mod process;
+pub mod webdriver;
 
 use std::net::TcpListener;
 use std::sync::Arc;
