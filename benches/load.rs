@@ -1,0 +1,699 @@
+//! The load benchmark: starts the release server on loopback, seeds it
+//! through the CLI, and drives each hot path with many concurrent
+//! connections, reporting requests per second, p50/p99 latency, errors and
+//! the server's memory. Run it with `scripts/bench.sh` (which builds the
+//! release binary first); `cargo bench --bench load -- --help` lists options.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_portcullis");
+const PASSWORD: &str = "benchmark password";
+const REDIRECT: &str = "http://127.0.0.1:9/cb";
+
+struct Options {
+    seconds: u64,
+    concurrency: usize,
+    backends: Vec<(String, String)>,
+}
+
+fn options() -> Options {
+    let args: Vec<String> = std::env::args().collect();
+    let value = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    if args.iter().any(|a| a == "--help") {
+        println!("load [--seconds N] [--concurrency C] [--backend sqlite|postgres|both]");
+        println!(
+            "PostgreSQL needs BENCH_DATABASE_URL (a server URL; a database is created and dropped)."
+        );
+        std::process::exit(0);
+    }
+    let pg = std::env::var("BENCH_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty());
+    let which = value("--backend").unwrap_or_else(|| {
+        if pg.is_some() {
+            "both".into()
+        } else {
+            "sqlite".into()
+        }
+    });
+    let mut backends = Vec::new();
+    if which == "sqlite" || which == "both" {
+        backends.push(("SQLite".to_owned(), String::new()));
+    }
+    if which == "postgres" || which == "both" {
+        match &pg {
+            Some(url) => backends.push(("PostgreSQL".to_owned(), url.clone())),
+            None => eprintln!("PostgreSQL skipped: BENCH_DATABASE_URL is not set"),
+        }
+    }
+    Options {
+        seconds: value("--seconds")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(10),
+        concurrency: value("--concurrency")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(32),
+        backends,
+    }
+}
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    fn start(db: &str, port: u16) -> (Self, Duration) {
+        let started = Instant::now();
+        let child = Command::new(BIN)
+            .arg("serve")
+            .env("PORTCULLIS_DATABASE__URL", db)
+            .env("PORTCULLIS_ISSUER", format!("http://127.0.0.1:{port}"))
+            .env("PORTCULLIS_SERVER__BIND", format!("127.0.0.1:{port}"))
+            .env("PORTCULLIS_ADMIN_PASSWORD", "bench admin password")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the release server (run scripts/bench.sh)");
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::blocking::Client::new();
+        loop {
+            if http
+                .get(format!("{base}/readyz"))
+                .send()
+                .is_ok_and(|r| r.status() == 200)
+            {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "server did not become ready"
+            );
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        (Self { child, base }, started.elapsed())
+    }
+
+    /// A line of /proc/PID/status in MiB (VmRSS now, VmHWM peak).
+    fn memory(&self, field: &str) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        status
+            .lines()
+            .find(|l| l.starts_with(field))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .map_or(0.0, |kb| kb / 1024.0)
+    }
+
+    fn stop(mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn cli(db: &str, args: &[&str], stdin: Option<&str>) -> String {
+    use std::io::Write;
+    let mut child = Command::new(BIN)
+        .arg("--database-url")
+        .arg(db)
+        .args(args)
+        .env("PORTCULLIS_LOG__FILTER", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(s) = stdin {
+        child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+    }
+    drop(child.stdin.take());
+    String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap()
+}
+
+fn field(out: &str, label: &str) -> String {
+    out.lines()
+        .find_map(|l| l.strip_prefix(&format!("{label}: ")))
+        .unwrap()
+        .to_owned()
+}
+
+#[derive(Clone)]
+struct Client {
+    id: String,
+    secret: String,
+}
+
+fn basic(c: &Client) -> String {
+    use base64::Engine;
+    let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!(
+            "{}:{}",
+            enc(&c.id),
+            enc(&c.secret)
+        ))
+    )
+}
+
+struct Stats {
+    ok: u64,
+    errors: u64,
+    latencies: Vec<u32>,
+    elapsed: f64,
+}
+
+impl Stats {
+    fn percentile(&self, p: f64) -> f64 {
+        if self.latencies.is_empty() {
+            return 0.0;
+        }
+        let i = ((self.latencies.len() as f64 - 1.0) * p).round() as usize;
+        f64::from(self.latencies[i]) / 1000.0
+    }
+}
+
+/// Runs `concurrency` loops of `step` for `seconds`; a step returns whether
+/// it succeeded.
+async fn drive<S, F>(concurrency: usize, seconds: u64, states: Vec<S>, step: F) -> Stats
+where
+    S: Send + 'static,
+    F: Fn(&mut S) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send + '_>>
+        + Send
+        + Sync
+        + 'static,
+{
+    let step = Arc::new(step);
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let mut handles = Vec::new();
+    for mut state in states.into_iter().take(concurrency) {
+        let step = step.clone();
+        handles.push(tokio::spawn(async move {
+            let (mut ok, mut errors, mut lat) = (0u64, 0u64, Vec::new());
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                if step(&mut state).await {
+                    ok += 1;
+                    lat.push(t.elapsed().as_micros() as u32);
+                } else {
+                    errors += 1;
+                }
+            }
+            (ok, errors, lat)
+        }));
+    }
+    let mut stats = Stats {
+        ok: 0,
+        errors: 0,
+        latencies: Vec::new(),
+        elapsed: 0.0,
+    };
+    for h in handles {
+        let (ok, errors, lat) = h.await.unwrap();
+        stats.ok += ok;
+        stats.errors += errors;
+        stats.latencies.extend(lat);
+    }
+    stats.elapsed = started.elapsed().as_secs_f64();
+    stats.latencies.sort_unstable();
+    stats
+}
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(256)
+        .build()
+        .unwrap()
+}
+
+fn location(res: &reqwest::Response) -> String {
+    res.headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker).map(|i| i + marker.len()).unwrap_or(0);
+    html[start..]
+        .split('"')
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// One whole browser login with a fresh cookie jar: authorize, login form
+/// (argon2id), straight back (first-party), code exchange.
+async fn login(base: &str, client: &Client, user: &str) -> Option<Value> {
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .build()
+        .ok()?;
+    let q = form_urlencoded::Serializer::new(String::new())
+        .append_pair("response_type", "code")
+        .append_pair("client_id", &client.id)
+        .append_pair("redirect_uri", REDIRECT)
+        .append_pair("scope", "openid profile offline_access")
+        .append_pair("state", "s")
+        .finish();
+    let res = browser
+        .get(format!("{base}/authorize?{q}"))
+        .send()
+        .await
+        .ok()?;
+    let login_url = location(&res);
+    let html = browser
+        .get(&login_url)
+        .send()
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    let form = [
+        ("request", hidden(&html, "request")),
+        ("csrf", hidden(&html, "csrf")),
+        ("username", user.to_owned()),
+        ("password", PASSWORD.to_owned()),
+    ];
+    let res = browser
+        .post(format!("{base}/login"))
+        .form(&form)
+        .send()
+        .await
+        .ok()?;
+    let res = browser.get(location(&res)).send().await.ok()?;
+    let callback = location(&res);
+    let code = callback
+        .split("code=")
+        .nth(1)?
+        .split('&')
+        .next()?
+        .to_owned();
+    let res = browser
+        .post(format!("{base}/token"))
+        .header("Authorization", basic(client))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+        ])
+        .send()
+        .await
+        .ok()?;
+    if !res.status().is_success() {
+        return None;
+    }
+    res.json().await.ok()
+}
+
+/// Raw argon2id verifications per second on this machine, all cores.
+fn argon2_rate(seconds: u64) -> f64 {
+    let secret = portcullis::secret::Secret::new(PASSWORD);
+    let phc = portcullis::crypto::password::hash(&secret).unwrap();
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let handles: Vec<_> = (0..cores)
+        .map(|_| {
+            let (secret, phc) = (secret.clone(), phc.clone());
+            std::thread::spawn(move || {
+                let mut n = 0u64;
+                while Instant::now() < deadline {
+                    assert!(portcullis::crypto::password::verify(&secret, &phc));
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    let total: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
+    total as f64 / started.elapsed().as_secs_f64()
+}
+
+struct Row {
+    scenario: String,
+    stats: Stats,
+    rss: f64,
+}
+
+fn print_table(backend: &str, rows: &[Row], notes: &[String]) -> String {
+    let mut out = format!(
+        "\n### {backend}\n\n| scenario | req/s | p50 ms | p99 ms | errors | server peak RSS MiB |\n|---|---|---|---|---|---|\n"
+    );
+    for r in rows {
+        let s = &r.stats;
+        out.push_str(&format!(
+            "| {} | {:.0} | {:.2} | {:.2} | {} | {:.1} |\n",
+            r.scenario,
+            s.ok as f64 / s.elapsed,
+            s.percentile(0.5),
+            s.percentile(0.99),
+            s.errors,
+            r.rss
+        ));
+    }
+    for n in notes {
+        out.push_str(&format!("\n{n}"));
+    }
+    out.push('\n');
+    print!("{out}");
+    out
+}
+
+async fn run_backend(name: &str, pg_base: &str, opts: &Options) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, pg_db) = if pg_base.is_empty() {
+        (dir.path().join("bench.db").display().to_string(), None)
+    } else {
+        let db_name = format!("pc_bench_{}", std::process::id());
+        let _ = Command::new("psql")
+            .args([pg_base, "-qc", &format!("CREATE DATABASE {db_name}")])
+            .status();
+        let url = format!(
+            "{}/{db_name}",
+            pg_base.rsplit_once('/').map_or(pg_base, |(b, _)| b)
+        );
+        (url, Some(db_name))
+    };
+    let c = opts.concurrency;
+    // Seed through the CLI.
+    cli(&db, &["migrate"], None);
+    for i in 0..c {
+        cli(
+            &db,
+            &["user", "add", &format!("bench{i}"), "--password-stdin"],
+            Some(&format!("{PASSWORD}\n")),
+        );
+    }
+    let out = cli(
+        &db,
+        &[
+            "client",
+            "add",
+            "--name",
+            "web",
+            "--first-party",
+            "--redirect-uri",
+            REDIRECT,
+        ],
+        None,
+    );
+    let web = Client {
+        id: field(&out, "client_id"),
+        secret: field(&out, "client_secret"),
+    };
+    let out = cli(
+        &db,
+        &[
+            "client",
+            "add",
+            "--name",
+            "svc",
+            "--grant-type",
+            "client_credentials",
+            "--scope",
+            "api.read",
+        ],
+        None,
+    );
+    let svc = Client {
+        id: field(&out, "client_id"),
+        secret: field(&out, "client_secret"),
+    };
+    let out = cli(
+        &db,
+        &[
+            "client",
+            "add",
+            "--name",
+            "rs",
+            "--grant-type",
+            "client_credentials",
+        ],
+        None,
+    );
+    let rs = Client {
+        id: field(&out, "client_id"),
+        secret: field(&out, "client_secret"),
+    };
+
+    // First start creates keys; the timed start is on an existing database.
+    let (first, _) = Server::start(&db, free_port());
+    first.stop();
+    let (server, ready_in) = Server::start(&db, free_port());
+    let idle = server.memory("VmRSS:");
+    let base = server.base.clone();
+    let secs = opts.seconds;
+    let mut rows = Vec::new();
+
+    // 2. refresh with rotation: one chain per connection.
+    let mut chains = Vec::new();
+    for i in 0..c {
+        let t = login(&base, &web, &format!("bench{i}"))
+            .await
+            .expect("login for a chain");
+        chains.push((
+            http(),
+            t["refresh_token"].as_str().unwrap().to_owned(),
+            t["access_token"].as_str().unwrap().to_owned(),
+        ));
+    }
+    let access_tokens: Vec<String> = chains.iter().map(|c| c.2.clone()).collect();
+    let (b, w) = (base.clone(), web.clone());
+    let stats = drive(c, secs, chains, move |state| {
+        let (b, w) = (b.clone(), w.clone());
+        Box::pin(async move {
+            let (client, rt, _) = state;
+            let res = client
+                .post(format!("{b}/token"))
+                .header("Authorization", basic(&w))
+                .form(&[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", rt.as_str()),
+                ])
+                .send()
+                .await;
+            let Ok(res) = res else { return false };
+            if !res.status().is_success() {
+                return false;
+            }
+            let Ok(v) = res.json::<Value>().await else {
+                return false;
+            };
+            *rt = v["refresh_token"].as_str().unwrap_or_default().to_owned();
+            true
+        })
+    })
+    .await;
+    rows.push(Row {
+        scenario: format!("refresh_token with rotation ({c} chains)"),
+        stats,
+        rss: server.memory("VmHWM:"),
+    });
+
+    // 1. client_credentials.
+    let (b, s) = (base.clone(), svc.clone());
+    let stats = drive(c, secs, (0..c).map(|_| http()).collect(), move |client| {
+        let (b, s) = (b.clone(), s.clone());
+        Box::pin(async move {
+            let res = client
+                .post(format!("{b}/token"))
+                .header("Authorization", basic(&s))
+                .form(&[("grant_type", "client_credentials")])
+                .send()
+                .await;
+            res.is_ok_and(|r| r.status().is_success())
+        })
+    })
+    .await;
+    rows.push(Row {
+        scenario: "client_credentials".into(),
+        stats,
+        rss: server.memory("VmHWM:"),
+    });
+
+    // 3. introspection of a valid access token (fresh ones: they live 5 minutes).
+    let fresh = login(&base, &web, "bench0").await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (b, r, t) = (base.clone(), rs.clone(), fresh.clone());
+    let stats = drive(c, secs, (0..c).map(|_| http()).collect(), move |client| {
+        let (b, r, t) = (b.clone(), r.clone(), t.clone());
+        Box::pin(async move {
+            let res = client
+                .post(format!("{b}/introspect"))
+                .header("Authorization", basic(&r))
+                .form(&[("token", t.as_str())])
+                .send()
+                .await;
+            match res {
+                Ok(res) => res.json::<Value>().await.is_ok_and(|v| v["active"] == true),
+                Err(_) => false,
+            }
+        })
+    })
+    .await;
+    rows.push(Row {
+        scenario: "introspection".into(),
+        stats,
+        rss: server.memory("VmHWM:"),
+    });
+
+    // 4. JWKS and discovery.
+    let b = base.clone();
+    let stats = drive(
+        c,
+        secs,
+        (0..c).map(|i| (http(), i)).collect(),
+        move |state| {
+            let b = b.clone();
+            Box::pin(async move {
+                state.1 += 1;
+                let path = if state.1 % 2 == 0 {
+                    "/jwks"
+                } else {
+                    "/.well-known/openid-configuration"
+                };
+                let res = state.0.get(format!("{b}{path}")).send().await;
+                match res {
+                    Ok(r) if r.status().is_success() => r.bytes().await.is_ok(),
+                    _ => false,
+                }
+            })
+        },
+    )
+    .await;
+    rows.push(Row {
+        scenario: "JWKS and discovery".into(),
+        stats,
+        rss: server.memory("VmHWM:"),
+    });
+
+    // 5. userinfo.
+    let b = base.clone();
+    let _ = access_tokens;
+    let stats = drive(
+        c,
+        secs,
+        (0..c).map(|_| (http(), fresh.clone())).collect(),
+        move |state| {
+            let b = b.clone();
+            Box::pin(async move {
+                let res = state
+                    .0
+                    .get(format!("{b}/userinfo"))
+                    .bearer_auth(&state.1)
+                    .send()
+                    .await;
+                res.is_ok_and(|r| r.status().is_success())
+            })
+        },
+    )
+    .await;
+    rows.push(Row {
+        scenario: "userinfo".into(),
+        stats,
+        rss: server.memory("VmHWM:"),
+    });
+
+    // 6. full browser login, with a JWKS prober alongside.
+    let raw = argon2_rate(3);
+    let (b, w) = (base.clone(), web.clone());
+    let prober_base = base.clone();
+    let prober = tokio::spawn(async move {
+        drive(1, secs, vec![http()], move |client| {
+            let b = prober_base.clone();
+            Box::pin(async move {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                client
+                    .get(format!("{b}/jwks"))
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success())
+            })
+        })
+        .await
+    });
+    let logins = (c / 2).max(4);
+    let stats = drive(logins, secs, (0..logins).collect(), move |i| {
+        let (b, w) = (b.clone(), w.clone());
+        let user = format!("bench{}", *i % 8);
+        Box::pin(async move { login(&b, &w, &user).await.is_some() })
+    })
+    .await;
+    let jwks_during = prober.await.unwrap();
+    let login_rate = stats.ok as f64 / stats.elapsed;
+    rows.push(Row {
+        scenario: format!("full login ({logins} at once)"),
+        stats,
+        rss: server.memory("VmHWM:"),
+    });
+
+    let notes = vec![
+        format!(
+            "- Raw argon2id verifications/s on all cores (in-process): {raw:.1}; login reached {:.0}% of it.",
+            100.0 * login_rate / raw
+        ),
+        format!(
+            "- JWKS p99 during the login load: {:.2} ms (p50 {:.2} ms).",
+            jwks_during.percentile(0.99),
+            jwks_during.percentile(0.5)
+        ),
+        format!(
+            "- Idle RSS after start: {idle:.1} MiB. Start to ready on an existing database: {} ms.",
+            ready_in.as_millis()
+        ),
+    ];
+    server.stop();
+    if let Some(db_name) = pg_db {
+        let _ = Command::new("psql")
+            .args([
+                pg_base,
+                "-qc",
+                &format!("DROP DATABASE IF EXISTS {db_name} WITH (FORCE)"),
+            ])
+            .status();
+    }
+    print_table(name, &rows, &notes)
+}
+
+fn main() {
+    let opts = options();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut report = String::new();
+    for (name, url) in &opts.backends {
+        report.push_str(&runtime.block_on(run_backend(name, url, &opts)));
+    }
+    let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-results.md");
+    let _ = std::fs::write(&out, &report);
+    println!("\nwritten to {}", out.display());
+}
