@@ -122,14 +122,14 @@ fn store_rotation(c: &mut Criterion) {
     };
     let mut current = random::id();
     store
-        .rotate_refresh_token(None, &record(current.clone()), &access(), 0)
+        .rotate_refresh_token(None, &record(current.clone()), &access(), None, 0)
         .unwrap();
     c.bench_function("store refresh rotation", |b| {
         b.iter(|| {
             let next = random::id();
             assert!(
                 store
-                    .rotate_refresh_token(Some(&current), &record(next.clone()), &access(), 1)
+                    .rotate_refresh_token(Some(&current), &record(next.clone()), &access(), None, 1)
                     .unwrap()
             );
             current = next;

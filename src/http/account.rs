@@ -132,14 +132,8 @@ async fn post_password(
         secret("new_password"),
         secret("confirm_password"),
     );
-    let Some(_turn) = p.hash_limiter.acquire().await else {
-        return Err(PageError::Shown {
-            status: StatusCode::SERVICE_UNAVAILABLE,
-            message: "The server is busy. Please try again in a moment.",
-        });
-    };
     let session = me.session.clone();
-    let outcome = blocking(&p, &req, move |p| {
+    let outcome = super::hashing(&p, &req, move |p| {
         account::change_password(p, &session, &current, &new, &confirm)
     })
     .await?;

@@ -89,14 +89,7 @@ async fn post_login(
         source_ip: req.peer_addr().map(|a| a.ip().to_string()),
     };
     let old_session = cookies::read(&req, cookies::SESSION);
-    let Some(_turn) = p.hash_limiter.acquire().await else {
-        tracing::warn!("login refused: password hashing queue is full");
-        return Err(PageError::Shown {
-            status: StatusCode::SERVICE_UNAVAILABLE,
-            message: "Too many sign-ins at once. Please try again in a moment.",
-        });
-    };
-    let outcome = blocking(&p, &req, move |p| {
+    let outcome = super::hashing(&p, &req, move |p| {
         login::login(p, &form, &browser, old_session.as_ref())
     })
     .await?;

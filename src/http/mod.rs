@@ -90,6 +90,32 @@ where
     }
 }
 
+/// Runs work that hashes a password on the hashing threads (see
+/// `service::limits`); a full queue answers 503.
+pub(crate) async fn hashing<R, F>(
+    provider: &Data<Provider>,
+    req: &HttpRequest,
+    f: F,
+) -> Result<R, error::PageError>
+where
+    F: FnOnce(&Provider) -> Result<R, crate::service::Error> + Send + 'static,
+    R: Send + 'static,
+{
+    let p = provider.clone().into_inner();
+    let ip = req.peer_addr().map(|a| a.ip().to_string());
+    let job = move || crate::service::audit::with_source_ip(ip, || f(&p));
+    match provider.hash_pool.run(job).await {
+        Some(result) => Ok(result?),
+        None => {
+            tracing::warn!("password hashing queue is full; request refused");
+            Err(error::PageError::Shown {
+                status: actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+                message: "Too many sign-ins at once. Please try again in a moment.",
+            })
+        }
+    }
+}
+
 /// The `Authorization` header as a string, if present and ASCII.
 fn authorization(req: &HttpRequest) -> Option<&str> {
     req.headers()

@@ -40,8 +40,8 @@ pub struct Provider {
     pub keys: keys::KeyStore,
     pub csrf: CsrfKey,
     pub discovery_json: String,
-    /// Bounds concurrent password hashing (login).
-    pub hash_limiter: limits::HashLimiter,
+    /// Where password hashing runs (login, re-authentication).
+    pub hash_pool: limits::HashPool,
 }
 
 impl Provider {
@@ -54,7 +54,7 @@ impl Provider {
         ));
         let discovery_json = discovery::document(&config);
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
-        let hash_limiter = limits::HashLimiter::new(cores, std::time::Duration::from_secs(10));
+        let hash_pool = limits::HashPool::new(cores, 64, std::time::Duration::from_secs(10));
         Ok(Arc::new(Self {
             config,
             store,
@@ -62,7 +62,7 @@ impl Provider {
             keys,
             csrf,
             discovery_json,
-            hash_limiter,
+            hash_pool,
         }))
     }
 

@@ -137,9 +137,9 @@ impl ManageConnection for Manager {
             .map_err(PoolError::QueryError)
     }
 
-    fn has_broken(&self, _conn: &mut Conn) -> bool {
-        // Checked on checkout by `is_valid` instead.
-        false
+    fn has_broken(&self, conn: &mut Conn) -> bool {
+        // A connection left in a broken transaction is dropped, not reused.
+        diesel::r2d2::R2D2Connection::is_broken(conn)
     }
 }
 

@@ -79,11 +79,25 @@ impl Store {
             .transaction(|conn| revoke_grant_in(conn, grant_id, now))?)
     }
 
-    pub fn insert_access_token(&self, token: &AccessTokenRecord) -> StoreResult<()> {
-        diesel::insert_into(access_tokens::table)
-            .values(token)
-            .execute(&mut *self.conn()?)?;
-        Ok(())
+    /// Records an issued access token, and its audit event in the same
+    /// transaction.
+    pub fn insert_access_token(
+        &self,
+        token: &AccessTokenRecord,
+        audit: Option<&super::audit::AuditRecord>,
+    ) -> StoreResult<()> {
+        use super::schema::audit_events;
+        Ok(self.conn()?.transaction(|conn| {
+            diesel::insert_into(access_tokens::table)
+                .values(token)
+                .execute(conn)?;
+            if let Some(audit) = audit {
+                diesel::insert_into(audit_events::table)
+                    .values(audit)
+                    .execute(conn)?;
+            }
+            Ok::<_, diesel::result::Error>(())
+        })?)
     }
 
     pub fn access_token(&self, jti: &str) -> StoreResult<Option<AccessTokenRecord>> {

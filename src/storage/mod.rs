@@ -85,6 +85,10 @@ impl Store {
             .connection_timeout(timeout)
             // Failures are logged once per outage by `conn`, not per attempt.
             .error_handler(Box::new(diesel::r2d2::NopErrorHandler))
+            // A PostgreSQL connection can die with the server, so it is
+            // checked on checkout; a SQLite connection cannot, and checking
+            // would cost a query on every checkout of the hot paths.
+            .test_on_check_out(backend_is_postgres)
             .build(Manager(backend))
             .map_err(|e| StoreError::Migration(format!("cannot open database: {e}")))?;
         let store = Self {

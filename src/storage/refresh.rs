@@ -3,8 +3,9 @@
 
 use diesel::prelude::*;
 
+use super::audit::AuditRecord;
 use super::grants::{AccessTokenRecord, GrantRecord};
-use super::schema::{access_tokens, authorization_codes, grants, refresh_tokens};
+use super::schema::{access_tokens, audit_events, authorization_codes, grants, refresh_tokens};
 use super::{Store, StoreResult};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -32,6 +33,8 @@ pub struct CodeRedemption<'a> {
     pub refresh: Option<&'a RefreshRecord>,
     /// The family's absolute end when a refresh token is issued.
     pub family_expires_at: Option<i64>,
+    /// Written in the same transaction.
+    pub audit: Option<&'a AuditRecord>,
 }
 
 impl Store {
@@ -54,6 +57,11 @@ impl Store {
             diesel::insert_into(access_tokens::table)
                 .values(r.access)
                 .execute(conn)?;
+            if let Some(audit) = r.audit {
+                diesel::insert_into(audit_events::table)
+                    .values(audit)
+                    .execute(conn)?;
+            }
             if let Some(refresh) = r.refresh {
                 diesel::insert_into(refresh_tokens::table)
                     .values(refresh)
@@ -86,6 +94,7 @@ impl Store {
         old: Option<&str>,
         successor: &RefreshRecord,
         access: &AccessTokenRecord,
+        audit: Option<&AuditRecord>,
         now: i64,
     ) -> StoreResult<bool> {
         Ok(self.conn()?.transaction(|conn| {
@@ -107,6 +116,11 @@ impl Store {
             diesel::insert_into(access_tokens::table)
                 .values(access)
                 .execute(conn)?;
+            if let Some(audit) = audit {
+                diesel::insert_into(audit_events::table)
+                    .values(audit)
+                    .execute(conn)?;
+            }
             Ok(true)
         })?)
     }

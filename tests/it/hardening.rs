@@ -254,21 +254,30 @@ crate::both! {
 }
 
 #[test]
-fn hash_limiter_refuses_when_the_queue_does_not_move() {
-    use portcullis::service::limits::HashLimiter;
+fn hash_pool_refuses_when_its_queue_is_full() {
+    use portcullis::service::limits::HashPool;
+    use std::sync::mpsc;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
         .unwrap();
     rt.block_on(async {
-        let limiter = HashLimiter::new(1, std::time::Duration::from_millis(20));
-        let held = limiter.acquire().await;
-        assert!(held.is_some());
+        let pool = std::sync::Arc::new(HashPool::new(1, 1, std::time::Duration::from_secs(5)));
+        let (release, wait) = mpsc::channel::<()>();
+        // One job occupies the only thread, one fills the queue.
+        let p = pool.clone();
+        let busy = tokio::spawn(async move { p.run(move || wait.recv().is_ok()).await });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let p = pool.clone();
+        let queued = tokio::spawn(async move { p.run(|| 2).await });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         assert!(
-            limiter.acquire().await.is_none(),
-            "second turn must wait and give up"
+            pool.run(|| 3).await.is_none(),
+            "a full queue is refused at once"
         );
-        drop(held);
-        assert!(limiter.acquire().await.is_some());
+        release.send(()).unwrap();
+        assert_eq!(busy.await.unwrap(), Some(true));
+        assert_eq!(queued.await.unwrap(), Some(2));
+        assert_eq!(pool.run(|| 4).await, Some(4));
     });
 }

@@ -150,18 +150,11 @@ pub async fn reauthenticate(
     params: &Params,
 ) -> Result<bool, PageError> {
     let presented = Secret::new(params.get("password").unwrap_or_default());
-    let Some(_turn) = p.hash_limiter.acquire().await else {
-        return Err(PageError::Shown {
-            status: StatusCode::SERVICE_UNAVAILABLE,
-            message: "The server is busy. Please try again in a moment.",
-        });
-    };
     let admin = ctx.admin.clone();
-    let ok = blocking(p, req, move |_| {
-        Ok::<_, crate::service::Error>(admin::reauthenticate(&admin, &presented))
+    super::hashing(p, req, move |_| {
+        Ok(admin::reauthenticate(&admin, &presented))
     })
-    .await?;
-    Ok(ok)
+    .await
 }
 
 /// Redirect after a change, with a notice code the next page shows.

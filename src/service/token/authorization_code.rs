@@ -58,7 +58,13 @@ fn issue(
     let family_expires_at = mint::family_expiry(p, client);
     let refresh = mint::wants_refresh_token(client, &scope)
         .then(|| mint::refresh_token(p, client, &grant.id, family_expires_at));
+    let audit = audit::event(Kind::TokenIssued)
+        .subject(user_id.clone())
+        .client(client.id.to_string())
+        .detail(GRANT_AUTHORIZATION_CODE)
+        .build(p.now());
     let redemption = CodeRedemption {
+        audit: Some(&audit),
         code_hash,
         grant_id: &grant.id,
         access: &access.record,
@@ -84,11 +90,6 @@ fn issue(
         refresh_token = refresh.is_some(),
         "tokens issued"
     );
-    audit::event(Kind::TokenIssued)
-        .subject(user_id.clone())
-        .client(client.id.to_string())
-        .detail(GRANT_AUTHORIZATION_CODE)
-        .record(p);
     Ok(TokenResponse {
         access_token: access.token,
         token_type: "Bearer",

@@ -40,12 +40,12 @@ pub(super) fn exchange(p: &Provider, client: &Client, params: &Params) -> Result
         }
     };
     let access = mint::access_token(p, client, client.id.as_str(), &scope, None)?;
-    p.store.insert_access_token(&access.record)?;
-    tracing::info!(client_id = %client.id, grant_type = GRANT_CLIENT_CREDENTIALS, "tokens issued");
-    audit::event(Kind::TokenIssued)
+    let audit = audit::event(Kind::TokenIssued)
         .client(client.id.to_string())
         .detail(GRANT_CLIENT_CREDENTIALS)
-        .record(p);
+        .build(p.now());
+    p.store.insert_access_token(&access.record, Some(&audit))?;
+    tracing::info!(client_id = %client.id, grant_type = GRANT_CLIENT_CREDENTIALS, "tokens issued");
     Ok(TokenResponse {
         access_token: access.token,
         token_type: "Bearer",

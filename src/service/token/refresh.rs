@@ -85,6 +85,11 @@ fn rotate(
         .expires_at
         .unwrap_or_else(|| mint::family_expiry(p, client));
     let (successor, record) = mint::refresh_token(p, client, &grant.id, family_end);
+    let audit = audit::event(Kind::TokenRefreshed)
+        .subject(user_id.clone())
+        .client(client.id.to_string())
+        .detail(format!("family {}", grant.id))
+        .build(now);
     // A token already retired (grace window) is not retired again.
     let old = token
         .retired_at
@@ -92,7 +97,7 @@ fn rotate(
         .then_some(token.token_hash.as_str());
     if !p
         .store
-        .rotate_refresh_token(old, &record, &access.record, now)?
+        .rotate_refresh_token(old, &record, &access.record, Some(&audit), now)?
     {
         // Lost a race: another request rotated this token first.
         let retired_at = p
@@ -104,7 +109,7 @@ fn rotate(
         }
         if !p
             .store
-            .rotate_refresh_token(None, &record, &access.record, now)?
+            .rotate_refresh_token(None, &record, &access.record, Some(&audit), now)?
         {
             return Err(reuse_detected(p, grant, now));
         }
@@ -120,11 +125,6 @@ fn rotate(
         grant_type = GRANT_REFRESH_TOKEN,
         "tokens refreshed"
     );
-    audit::event(Kind::TokenRefreshed)
-        .subject(user_id.clone())
-        .client(client.id.to_string())
-        .detail(format!("family {}", grant.id))
-        .record(p);
     Ok(TokenResponse {
         access_token: access.token,
         token_type: "Bearer",
