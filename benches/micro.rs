@@ -80,6 +80,7 @@ fn store_rotation(c: &mut Criterion) {
         grant_types: None,
         refresh_without_offline_access: false,
         lifetimes: Default::default(),
+        created_by: None,
     };
     let (client_id, _) = portcullis::service::clients::register(&store, 0, client).unwrap();
     let grant = GrantRecord {

@@ -91,6 +91,8 @@ enum UserCommand {
     Disable { username: String },
     /// Enable a disabled user again.
     Enable { username: String },
+    /// Give a user the admin role (for example to recover console access).
+    GrantAdmin { username: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -260,6 +262,20 @@ fn user(config: Config, cmd: UserCommand) -> Result<(), String> {
                 .map_err(|e| e.to_string())?;
             println!("{username} is disabled; their sessions and tokens are revoked");
         }
+        UserCommand::GrantAdmin { username } => {
+            let user = store
+                .user_by_username(&username)
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("no user named {username:?}"))?;
+            store
+                .set_admin(&user.id, true, SystemClock.now())
+                .map_err(|e| e.to_string())?;
+            crate::service::audit::event(crate::service::audit::Kind::AdminGranted)
+                .subject(user.id)
+                .detail("command line")
+                .record_in(&store, SystemClock.now());
+            println!("{username} is now an admin");
+        }
         UserCommand::Enable { username } => {
             users::set_disabled(&store, &SystemClock, &username, false)
                 .map_err(|e| e.to_string())?;
@@ -294,6 +310,7 @@ fn client(config: Config, cmd: ClientCommand) -> Result<(), String> {
                     refresh_absolute: args.refresh_absolute_ttl,
                     refresh_idle: args.refresh_idle_ttl,
                 },
+                created_by: None,
             };
             let generated = new.secret.is_none();
             let (id, secret) =

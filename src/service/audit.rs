@@ -66,6 +66,7 @@ kinds! {
     ClientDeleted => "client_deleted",
     ClientSecretRotated => "client_secret_rotated",
     KeysRotated => "keys_rotated",
+    ReauthenticationFailed => "reauthentication_failed",
 }
 
 /// An event being described; `record` stores it.

@@ -278,6 +278,8 @@ pub struct NewClient {
     pub grant_types: Option<Vec<String>>,
     pub refresh_without_offline_access: bool,
     pub lifetimes: ClientLifetimes,
+    /// The admin registering the client, for the audit log.
+    pub created_by: Option<String>,
 }
 
 /// Per-client overrides of the configured token lifetimes, in seconds.
@@ -327,11 +329,7 @@ pub fn register(
         validate_redirect_uri(uri).map_err(RegisterError::Invalid)?;
     }
     let id = new.id.unwrap_or_else(random::hex_id);
-    if id.is_empty() || !id.bytes().all(|b| (0x20..=0x7e).contains(&b)) || id.contains(':') {
-        return Err(RegisterError::Invalid(
-            "client id must be printable ASCII without ':'".into(),
-        ));
-    }
+    validate_client_id(&id).map_err(RegisterError::Invalid)?;
     // A machine client's tokens carry its id as `sub`: it must never be
     // mistaken for a user.
     if store.user_by_id(&id)?.is_some() {
@@ -385,6 +383,55 @@ pub fn register(
     Ok((ClientId::new(id), secret))
 }
 
+/// The longest lifetimes a client may be given, so that no setting can
+/// keep a signing key published for years or overflow a timestamp.
+pub const MAX_ACCESS_TOKEN_TTL: i64 = 24 * 3600;
+pub const MAX_REFRESH_TTL: i64 = 400 * 24 * 3600;
+
+/// Per-client lifetimes: positive and within the caps above.
+pub fn validate_lifetimes(l: &ClientLifetimes) -> std::result::Result<(), String> {
+    let checks = [
+        (
+            "access token lifetime",
+            l.access_token,
+            MAX_ACCESS_TOKEN_TTL,
+        ),
+        (
+            "refresh-token family lifetime",
+            l.refresh_absolute,
+            MAX_REFRESH_TTL,
+        ),
+        (
+            "refresh-token idle lifetime",
+            l.refresh_idle,
+            MAX_REFRESH_TTL,
+        ),
+    ];
+    for (name, value, max) in checks {
+        if let Some(v) = value
+            && !(1..=max).contains(&v)
+        {
+            return Err(format!("The {name} must be between 1 and {max} seconds."));
+        }
+    }
+    Ok(())
+}
+
+/// Client ids appear in URLs and on command lines: URL-unreserved
+/// characters only.
+pub fn validate_client_id(id: &str) -> std::result::Result<(), String> {
+    let ok = !id.is_empty()
+        && id.len() <= 100
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err("a client id is 1 to 100 letters, digits, '-', '.', '_' or '~'".into())
+    }
+}
+
 /// Grant types, redirect URIs and settings that only make sense together.
 fn check_grants(new: &NewClient, grants: &[String]) -> std::result::Result<(), RegisterError> {
     let invalid = |m: &str| Err(RegisterError::Invalid(m.to_owned()));
@@ -404,15 +451,7 @@ fn check_grants(new: &NewClient, grants: &[String]) -> std::result::Result<(), R
     if new.refresh_without_offline_access && !new.first_party {
         return invalid("only first-party clients may get refresh tokens without offline_access");
     }
-    let lifetimes = [
-        new.lifetimes.access_token,
-        new.lifetimes.refresh_absolute,
-        new.lifetimes.refresh_idle,
-    ];
-    if lifetimes.iter().flatten().any(|t| *t <= 0) {
-        return invalid("token lifetimes must be positive numbers of seconds");
-    }
-    Ok(())
+    validate_lifetimes(&new.lifetimes).map_err(RegisterError::Invalid)
 }
 
 #[cfg(test)]

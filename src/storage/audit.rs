@@ -36,7 +36,7 @@ impl Store {
     pub fn insert_audit(&self, record: &AuditRecord) -> StoreResult<()> {
         diesel::insert_into(audit_events::table)
             .values(record)
-            .execute(&mut *self.conn()?)?;
+            .execute(&mut *self.write_conn()?)?;
         Ok(())
     }
 
@@ -80,7 +80,7 @@ impl Store {
     pub fn purge_audit(&self, before: i64) -> StoreResult<usize> {
         Ok(
             diesel::delete(audit_events::table.filter(audit_events::at.lt(before)))
-                .execute(&mut *self.conn()?)?,
+                .execute(&mut *self.write_conn()?)?,
         )
     }
 }

@@ -31,7 +31,7 @@ impl Store {
     pub fn insert_client(&self, client: &ClientRecord) -> StoreResult<()> {
         diesel::insert_into(clients::table)
             .values(client)
-            .execute(&mut *self.conn()?)?;
+            .execute(&mut *self.write_conn()?)?;
         Ok(())
     }
 
@@ -84,13 +84,13 @@ impl Store {
                 clients::refresh_idle_ttl_secs.eq(client.refresh_idle_ttl_secs),
                 clients::disabled.eq(client.disabled),
             ))
-            .execute(&mut *self.conn()?)?;
+            .execute(&mut *self.write_conn()?)?;
         Ok(n == 1)
     }
 
     /// Deletes a client and, through the foreign keys, everything issued to it.
     pub fn delete_client(&self, id: &str) -> StoreResult<bool> {
-        Ok(diesel::delete(clients::table.find(id)).execute(&mut *self.conn()?)? == 1)
+        Ok(diesel::delete(clients::table.find(id)).execute(&mut *self.write_conn()?)? == 1)
     }
 
     pub fn count_clients(&self) -> StoreResult<i64> {

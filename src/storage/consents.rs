@@ -30,7 +30,7 @@ impl Store {
         scope: &str,
         now: i64,
     ) -> StoreResult<()> {
-        self.conn()?.transaction(|conn| {
+        self.write_conn()?.transaction(|conn| {
             let n = diesel::update(consents::table.find((user_id, client_id)))
                 .set((consents::scope.eq(scope), consents::updated_at.eq(now)))
                 .execute(conn)?;

@@ -50,7 +50,7 @@ impl Store {
         grant: &GrantRecord,
         code: &CodeRecord,
     ) -> StoreResult<()> {
-        self.conn()?.transaction(|conn| {
+        self.write_conn()?.transaction(|conn| {
             diesel::insert_into(grants::table)
                 .values(grant)
                 .execute(conn)?;
@@ -87,7 +87,7 @@ impl Store {
         audit: Option<&super::audit::AuditRecord>,
     ) -> StoreResult<()> {
         use super::schema::audit_events;
-        Ok(self.conn()?.transaction(|conn| {
+        Ok(self.write_conn()?.transaction(|conn| {
             diesel::insert_into(access_tokens::table)
                 .values(token)
                 .execute(conn)?;
@@ -115,20 +115,25 @@ impl Store {
                 .filter(access_tokens::revoked_at.is_null()),
         )
         .set(access_tokens::revoked_at.eq(now))
-        .execute(&mut *self.conn()?)?;
+        .execute(&mut *self.write_conn()?)?;
         Ok(())
     }
 
     /// Whether an access token we issued is neither revoked nor expired.
+    /// Whether an access token we issued is neither revoked nor expired, its
+    /// grant not revoked and its client not disabled.
     pub fn access_token_active(&self, jti: &str, now: i64) -> StoreResult<bool> {
+        use super::schema::clients;
         // The grant is checked too, so a token can never outlive a revoked
         // grant whatever order concurrent writes land in.
         let n: i64 = access_tokens::table
             .left_join(grants::table)
+            .inner_join(clients::table.on(clients::id.eq(access_tokens::client_id)))
             .filter(access_tokens::jti.eq(jti))
             .filter(access_tokens::revoked_at.is_null())
             .filter(access_tokens::expires_at.gt(now))
             .filter(grants::revoked_at.is_null())
+            .filter(clients::disabled.eq(false))
             .count()
             .get_result(&mut *self.conn()?)?;
         Ok(n > 0)
@@ -215,7 +220,7 @@ impl Store {
     /// consent, so the app must ask again.
     pub fn revoke_app_grant(&self, user_id: &str, client_id: &str, now: i64) -> StoreResult<usize> {
         use super::schema::consents;
-        self.conn()?.transaction(|conn| {
+        self.write_conn()?.transaction(|conn| {
             let ids: Vec<String> = grants::table
                 .filter(grants::user_id.eq(user_id))
                 .filter(grants::client_id.eq(client_id))

@@ -51,7 +51,7 @@ impl Store {
     /// database did so first: a marker row inserted in the same transaction
     /// lets exactly one instance win. `false` when this one lost.
     pub fn bootstrap_signing_keys(&self, keys: &[StoredKey], now: i64) -> StoreResult<bool> {
-        let result = self.conn()?.transaction(|conn| {
+        let result = self.write_conn()?.transaction(|conn| {
             diesel::insert_into(server_secrets::table)
                 .values((
                     server_secrets::name.eq(KEYS_MARKER),
@@ -70,7 +70,7 @@ impl Store {
     /// One rotation: schedule the retirement of every key not yet scheduled,
     /// and add the new keys (published now, signing from their activation).
     pub fn rotate_signing_keys(&self, new: &[StoredKey], retire_old_at: i64) -> StoreResult<()> {
-        Ok(self.conn()?.transaction(|conn| {
+        Ok(self.write_conn()?.transaction(|conn| {
             diesel::update(signing_keys::table.filter(signing_keys::retires_at.is_null()))
                 .set(signing_keys::retires_at.eq(retire_old_at))
                 .execute(conn)?;
@@ -82,7 +82,7 @@ impl Store {
     pub fn delete_retired_keys(&self, before: i64) -> StoreResult<usize> {
         Ok(
             diesel::delete(signing_keys::table.filter(signing_keys::retires_at.le(before)))
-                .execute(&mut *self.conn()?)?,
+                .execute(&mut *self.write_conn()?)?,
         )
     }
 
@@ -101,7 +101,7 @@ impl Store {
         name: &str,
         generate: impl FnOnce() -> String,
     ) -> StoreResult<String> {
-        let mut conn = self.conn()?;
+        let mut conn = self.write_conn()?;
         let existing = server_secrets::table
             .find(name)
             .select(server_secrets::value)

@@ -28,7 +28,7 @@ const GRANT_RETENTION_SECS: i64 = 24 * 3600;
 
 impl Store {
     pub fn purge_expired(&self, now: i64) -> StoreResult<Purged> {
-        let mut conn = self.conn()?;
+        let mut conn = self.write_conn()?;
         let conn = &mut *conn;
         let mut purged = Purged {
             pending_requests: diesel::delete(

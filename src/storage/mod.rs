@@ -1,8 +1,8 @@
 //! Persistence: the only module that speaks diesel. Every function here is
 //! synchronous; callers run them on the blocking pool.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use diesel::r2d2::{Pool, PooledConnection};
@@ -63,6 +63,10 @@ impl StoreError {
 pub struct Store {
     pool: Pool<Manager>,
     backend_is_postgres: bool,
+    /// SQLite takes one writer at a time. Writers of this process queue on
+    /// this lock (a futex wake-up) instead of meeting SQLITE_BUSY and
+    /// sleeping in SQLite's busy handler, which starved throughput.
+    sqlite_writer: Option<Arc<Mutex<()>>>,
     /// Set while the database is unreachable, so an outage is logged once
     /// when it starts and once when it ends, not for every request.
     outage: Arc<AtomicBool>,
@@ -94,6 +98,7 @@ impl Store {
         let store = Self {
             pool,
             backend_is_postgres,
+            sqlite_writer: (!backend_is_postgres).then(|| Arc::new(Mutex::new(()))),
             outage: Arc::new(AtomicBool::new(false)),
         };
         store.migrate()?;
@@ -113,6 +118,18 @@ impl Store {
         self.backend_is_postgres
     }
 
+    /// A connection for a statement or transaction that writes.
+    pub(crate) fn write_conn(&self) -> StoreResult<WriteConn<'_>> {
+        let guard = self
+            .sqlite_writer
+            .as_ref()
+            .map(|lock| lock.lock().unwrap_or_else(|e| e.into_inner()));
+        Ok(WriteConn {
+            conn: self.conn()?,
+            _guard: guard,
+        })
+    }
+
     pub(crate) fn conn(&self) -> StoreResult<PooledConnection<Manager>> {
         match self.pool.get() {
             Ok(conn) => {
@@ -128,6 +145,26 @@ impl Store {
                 Err(e.into())
             }
         }
+    }
+}
+
+/// A pooled connection holding the writer lock (SQLite) while it lives.
+pub(crate) struct WriteConn<'a> {
+    conn: PooledConnection<Manager>,
+    _guard: Option<MutexGuard<'a, ()>>,
+}
+
+impl std::ops::Deref for WriteConn<'_> {
+    type Target = Conn;
+
+    fn deref(&self) -> &Conn {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for WriteConn<'_> {
+    fn deref_mut(&mut self) -> &mut Conn {
+        &mut self.conn
     }
 }
 

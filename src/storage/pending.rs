@@ -29,7 +29,7 @@ impl Store {
     pub fn insert_pending(&self, pending: &PendingRecord) -> StoreResult<()> {
         diesel::insert_into(pending_requests::table)
             .values(pending)
-            .execute(&mut *self.conn()?)?;
+            .execute(&mut *self.write_conn()?)?;
         Ok(())
     }
 
@@ -46,14 +46,15 @@ impl Store {
     pub fn mark_pending_authenticated(&self, id: &str, session_id: &str) -> StoreResult<()> {
         diesel::update(pending_requests::table.find(id))
             .set(pending_requests::authenticated_session_id.eq(session_id))
-            .execute(&mut *self.conn()?)?;
+            .execute(&mut *self.write_conn()?)?;
         Ok(())
     }
 
     /// Removes a finished request; true only for the caller that removed it,
     /// so a double-submitted form cannot finish the same request twice.
     pub fn take_pending(&self, id: &str) -> StoreResult<bool> {
-        let n = diesel::delete(pending_requests::table.find(id)).execute(&mut *self.conn()?)?;
+        let n =
+            diesel::delete(pending_requests::table.find(id)).execute(&mut *self.write_conn()?)?;
         Ok(n == 1)
     }
 }

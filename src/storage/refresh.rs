@@ -42,7 +42,7 @@ impl Store {
     /// transaction. `false` when the code was already used: of any number of
     /// racing redemptions exactly one wins (a conditional update).
     pub fn redeem_code(&self, r: &CodeRedemption<'_>, now: i64) -> StoreResult<bool> {
-        Ok(self.conn()?.transaction(|conn| {
+        Ok(self.write_conn()?.transaction(|conn| {
             let won = diesel::update(
                 authorization_codes::table
                     .filter(authorization_codes::code_hash.eq(r.code_hash))
@@ -97,7 +97,7 @@ impl Store {
         audit: Option<&AuditRecord>,
         now: i64,
     ) -> StoreResult<bool> {
-        Ok(self.conn()?.transaction(|conn| {
+        Ok(self.write_conn()?.transaction(|conn| {
             if let Some(old) = old {
                 let retired = diesel::update(
                     refresh_tokens::table
@@ -134,7 +134,7 @@ impl Store {
                 .filter(refresh_tokens::grace_used.eq(false)),
         )
         .set(refresh_tokens::grace_used.eq(true))
-        .execute(&mut *self.conn()?)?;
+        .execute(&mut *self.write_conn()?)?;
         Ok(n == 1)
     }
 

@@ -20,7 +20,7 @@ impl Store {
     pub fn insert_session(&self, session: &SessionRecord) -> StoreResult<()> {
         diesel::insert_into(login_sessions::table)
             .values(session)
-            .execute(&mut *self.conn()?)?;
+            .execute(&mut *self.write_conn()?)?;
         Ok(())
     }
 
@@ -37,7 +37,7 @@ impl Store {
     }
 
     pub fn delete_session(&self, id: &str) -> StoreResult<()> {
-        diesel::delete(login_sessions::table.find(id)).execute(&mut *self.conn()?)?;
+        diesel::delete(login_sessions::table.find(id)).execute(&mut *self.write_conn()?)?;
         Ok(())
     }
 }
@@ -60,14 +60,14 @@ impl Store {
                 .filter(login_sessions::id.eq(session_id))
                 .filter(login_sessions::user_id.eq(user_id)),
         )
-        .execute(&mut *self.conn()?)?;
+        .execute(&mut *self.write_conn()?)?;
         Ok(n == 1)
     }
 
     pub fn delete_user_sessions(&self, user_id: &str) -> StoreResult<usize> {
         Ok(
             diesel::delete(login_sessions::table.filter(login_sessions::user_id.eq(user_id)))
-                .execute(&mut *self.conn()?)?,
+                .execute(&mut *self.write_conn()?)?,
         )
     }
 

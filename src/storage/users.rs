@@ -25,7 +25,7 @@ impl Store {
     pub fn insert_user(&self, user: &UserRecord) -> StoreResult<()> {
         diesel::insert_into(users::table)
             .values(user)
-            .execute(&mut *self.conn()?)?;
+            .execute(&mut *self.write_conn()?)?;
         Ok(())
     }
 
@@ -56,7 +56,7 @@ impl Store {
     /// session and revokes every grant of the user, so no session or token
     /// obtained with the old password survives. Returns false for no such user.
     pub fn set_password(&self, user_id: &str, hash: &str, now: i64) -> StoreResult<bool> {
-        self.conn()?.transaction(|conn| {
+        self.write_conn()?.transaction(|conn| {
             let updated = diesel::update(users::table.find(user_id))
                 .set((users::password_hash.eq(hash), users::updated_at.eq(now)))
                 .execute(conn)?;
@@ -71,7 +71,10 @@ impl Store {
     /// Disables or enables a user. Disabling ends the user's sessions and
     /// revokes their grants in the same transaction.
     pub fn set_disabled(&self, user_id: &str, disabled: bool, now: i64) -> StoreResult<bool> {
-        self.conn()?.transaction(|conn| {
+        self.write_conn()?.transaction(|conn| {
+            if disabled && !another_admin_remains(conn, user_id)? {
+                return Ok(false);
+            }
             let updated = diesel::update(users::table.find(user_id))
                 .set((users::disabled.eq(disabled), users::updated_at.eq(now)))
                 .execute(conn)?;
@@ -84,6 +87,32 @@ impl Store {
             Ok(true)
         })
     }
+}
+
+/// Whether an enabled admin other than `user_id` exists (always true when
+/// `user_id` is not an admin). On PostgreSQL a transaction-scoped advisory
+/// lock serialises these checks; SQLite has one writer at a time anyway.
+fn another_admin_remains(conn: &mut Conn, user_id: &str) -> QueryResult<bool> {
+    use diesel::connection::SimpleConnection;
+    if let Conn::Postgresql(pg) = conn {
+        pg.batch_execute("SELECT pg_advisory_xact_lock(7365727669636531)")?;
+    }
+    let is_admin: bool = users::table
+        .find(user_id)
+        .select(users::is_admin)
+        .first(conn)
+        .optional()?
+        .unwrap_or(false);
+    if !is_admin {
+        return Ok(true);
+    }
+    let others: i64 = users::table
+        .filter(users::is_admin.eq(true))
+        .filter(users::disabled.eq(false))
+        .filter(users::id.ne(user_id))
+        .count()
+        .get_result(conn)?;
+    Ok(others > 0)
 }
 
 /// Ends every login session and revokes every grant (with its refresh tokens
@@ -146,15 +175,24 @@ impl Store {
                 users::email_verified.eq(profile.email_verified),
                 users::updated_at.eq(now),
             ))
-            .execute(&mut *self.conn()?)?;
+            .execute(&mut *self.write_conn()?)?;
         Ok(n == 1)
     }
 
+    /// Grants or revokes the admin role. Revoking (or disabling, see
+    /// `set_disabled`) never leaves the installation without an enabled
+    /// admin: the check and the change are one step under a lock, so two
+    /// admins removing each other at once cannot both succeed.
     pub fn set_admin(&self, user_id: &str, admin: bool, now: i64) -> StoreResult<bool> {
-        let n = diesel::update(users::table.find(user_id))
-            .set((users::is_admin.eq(admin), users::updated_at.eq(now)))
-            .execute(&mut *self.conn()?)?;
-        Ok(n == 1)
+        self.write_conn()?.transaction(|conn| {
+            if !admin && !another_admin_remains(conn, user_id)? {
+                return Ok(false);
+            }
+            let n = diesel::update(users::table.find(user_id))
+                .set((users::is_admin.eq(admin), users::updated_at.eq(now)))
+                .execute(conn)?;
+            Ok(n == 1)
+        })
     }
 
     /// A user's own password change: the new hash, and in the same
@@ -167,7 +205,7 @@ impl Store {
         keep: &str,
         now: i64,
     ) -> StoreResult<bool> {
-        self.conn()?.transaction(|conn| {
+        self.write_conn()?.transaction(|conn| {
             let updated = diesel::update(users::table.find(user_id))
                 .set((users::password_hash.eq(hash), users::updated_at.eq(now)))
                 .execute(conn)?;

@@ -52,6 +52,7 @@ fn admin_console_in_a_real_browser() {
     browser.goto(&server.url("/admin/clients/new"));
     browser.fill("#name", "Browser Shop");
     browser.fill("#redirect_uris", "https://shop.example/callback");
+    browser.fill("#save_password", ADMIN_PASSWORD);
     browser.screenshot("03-new-client");
     browser.click("form.stack button[type=submit]");
     browser.wait_for("the secret page", |b| b.source().contains("client-secret"));
@@ -62,6 +63,7 @@ fn admin_console_in_a_real_browser() {
     // Rotate it from the client's page.
     browser.click("main a[href^='/admin/clients/']");
     browser.wait_for("the client page", |b| b.source().contains("Rotate secret"));
+    browser.fill("#rs_password", ADMIN_PASSWORD);
     browser.click("form[action$='/secret'] button");
     browser.wait_for("the new secret", |b| b.source().contains("client-secret"));
     let second = browser.text("#client-secret");
@@ -72,6 +74,7 @@ fn admin_console_in_a_real_browser() {
     browser.click(&format!("a[href='/admin/users/{alice}']"));
     browser.wait_for("alice's page", |b| b.source().contains("Reset password"));
     browser.fill("#new_password", "a password set by the admin");
+    browser.fill("#rp_password", ADMIN_PASSWORD);
     browser.click("form[action$='/password'] button");
     browser.wait_for("the notice", |b| b.source().contains("Password changed"));
     browser.screenshot("05-user");

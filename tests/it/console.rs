@@ -163,7 +163,7 @@ crate::both! {
     let server = &f.server;
     let admin = signed_in(server, "root", ADMIN_PASSWORD, "/admin");
     let token = csrf(&admin, server, "/admin/clients/new");
-    let base = [("csrf", token.as_str()), ("name", "Shop"), ("type", "confidential"), ("scopes", "openid profile"), ("grant_type", "authorization_code"), ("grant_type", "refresh_token")];
+    let base = [("csrf", token.as_str()), ("name", "Shop"), ("type", "confidential"), ("scopes", "openid profile"), ("grant_type", "authorization_code"), ("grant_type", "refresh_token"), ("password", ADMIN_PASSWORD)];
     for (bad, why) in [
         ("shop.example/cb", "absolute"),
         ("http://shop.example/cb", "https"),
@@ -190,7 +190,7 @@ crate::both! {
 
     // Rotating shows a new secret once; the old one stops working.
     let token = csrf(&admin, server, &format!("/admin/clients/{}", client.id));
-    let res = post(&admin, server, &format!("/admin/clients/{}/secret", client.id), &[("csrf", &token)]);
+    let res = post(&admin, server, &format!("/admin/clients/{}/secret", client.id), &[("csrf", &token), ("password", ADMIN_PASSWORD)]);
     let html = res.text().unwrap();
     let rotated = html.split("id=\"client-secret\">").nth(1).unwrap().split('<').next().unwrap().to_owned();
     assert_ne!(rotated, secret);
@@ -221,7 +221,7 @@ crate::both! {
     let html = admin.get(&server.url(&page)).text().unwrap();
     assert!(html.contains(&client.id), "the app grant is listed");
     let token = hidden(&html, "csrf");
-    let res = post(&admin, server, &format!("{page}/password"), &[("csrf", &token), ("new_password", "a fresh password 123")]);
+    let res = post(&admin, server, &format!("{page}/password"), &[("csrf", &token), ("new_password", "a fresh password 123"), ("password", ADMIN_PASSWORD)]);
     assert!(location(&res).unwrap().ends_with("done=password"));
     let rt = family["refresh_token"].as_str().unwrap();
     assert_eq!(support::refresh(server, &client, rt, &[]).status(), 400);
@@ -331,15 +331,17 @@ crate::both! {
     // One token serves every console form of this session.
     let token = csrf(&admin, server, "/admin/keys");
     let user = format!("/admin/users/{}", f.user_id);
-    post(&admin, server, &format!("{user}/password"), &[("csrf", &token), ("new_password", "brand new password")]);
-    post(&admin, server, &format!("{user}/disable"), &[("csrf", &token)]);
-    post(&admin, server, &format!("/admin/clients/{}/secret", f.client_id), &[("csrf", &token)]);
+    post(&admin, server, &format!("{user}/password"), &[("csrf", &token), ("new_password", "brand new password"), ("password", ADMIN_PASSWORD)]);
+    post(&admin, server, &format!("{user}/disable"), &[("csrf", &token), ("password", ADMIN_PASSWORD)]);
+    post(&admin, server, &format!("/admin/clients/{}/secret", f.client_id), &[("csrf", &token), ("password", ADMIN_PASSWORD)]);
+    post(&admin, server, "/admin/keys/rotate", &[("csrf", &token), ("password", "a wrong guess")]);
     post(&admin, server, "/admin/keys/rotate", &[("csrf", &token), ("password", ADMIN_PASSWORD)]);
 
     let kinds = [
         "login_failed", "login_succeeded", "consent_given", "token_issued", "token_refreshed",
         "refresh_reuse_detected", "token_revoked", "password_changed", "user_disabled",
         "client_secret_rotated", "keys_rotated", "user_created", "client_created",
+        "reauthentication_failed",
     ];
     for kind in kinds {
         let filter = portcullis::storage::audit::AuditFilter { kind: Some(kind.into()), limit: 10, ..Default::default() };
@@ -360,5 +362,66 @@ crate::both! {
     // The console shows and filters them.
     let html = admin.get(&server.url(&format!("/admin/audit?kind=password_changed&user={}", f.user_id))).text().unwrap();
     assert!(html.contains("password_changed") && !html.contains("login_failed</td>"));
+}
+}
+
+crate::both! {
+    fn dangerous_changes_need_the_admins_password() {
+    let f = fixture();
+    let server = &f.server;
+    let admin = signed_in(server, "root", ADMIN_PASSWORD, "/admin");
+    let token = csrf(&admin, server, "/admin/keys");
+    let user = format!("/admin/users/{}", f.user_id);
+    let client = format!("/admin/clients/{}", f.client_id);
+    for (path, extra) in [
+        (format!("{user}/password"), vec![("new_password", "stolen session pw 1")]),
+        (format!("{user}/disable"), vec![]),
+        (format!("{user}/admin"), vec![]),
+        (format!("{client}/secret"), vec![]),
+        (client.clone(), vec![("name", "Hijacked"), ("type", "confidential"), ("redirect_uris", "https://evil.example/cb"), ("grant_type", "authorization_code"), ("first_party", "1")]),
+        ("/admin/clients".to_owned(), vec![("name", "Evil"), ("type", "confidential"), ("redirect_uris", "https://evil.example/cb"), ("grant_type", "authorization_code"), ("first_party", "1")]),
+    ] {
+        let mut form = vec![("csrf", token.as_str()), ("password", "not the password")];
+        form.extend(extra);
+        let res = post(&admin, server, &path, &form);
+        assert!(location(&res).unwrap().ends_with("done=wrong-password"), "{path}");
+    }
+    let stored = server.provider.store.client(&f.client_id).unwrap().unwrap();
+    assert!(!stored.redirect_uris.contains("evil"), "client unchanged");
+    assert!(server.provider.store.search_clients("Evil").unwrap().is_empty(), "nothing created");
+    let alice = server.provider.store.user_by_id(&f.user_id).unwrap().unwrap();
+    assert!(!alice.disabled && !alice.is_admin);
+    // An admin's own password changes on the account page only.
+    let me = format!("/admin/users/{}", f.admin_id);
+    let res = post(&admin, server, &format!("{me}/password"), &[("csrf", &token), ("new_password", "whatever pw 123"), ("password", ADMIN_PASSWORD)]);
+    assert!(location(&res).unwrap().ends_with("done=self"));
+}
+}
+
+crate::both! {
+    fn the_last_admin_cannot_be_removed() {
+    let f = fixture();
+    let server = &f.server;
+    let store = &server.provider.store;
+    let now = server.clock_now();
+    // Two admins: each may remove the other, but not both.
+    assert!(store.set_admin(&f.user_id, true, now).unwrap());
+    assert!(store.set_admin(&f.user_id, false, now).unwrap(), "one of two may go");
+    assert!(!store.set_admin(&f.admin_id, false, now).unwrap(), "the last one stays");
+    assert!(!store.set_disabled(&f.admin_id, true, now).unwrap(), "and cannot be disabled");
+}
+}
+
+crate::both! {
+    fn disabling_a_client_stops_its_access_tokens() {
+    let f = fixture();
+    let server = &f.server;
+    let client = server.add_client(ClientSpec { first_party: true, ..Default::default() });
+    let token = support::access_token(server, &client, "alice");
+    assert_eq!(support::userinfo(server, &token).status(), 200);
+    let mut record = server.provider.store.client(&client.id).unwrap().unwrap();
+    record.disabled = true;
+    server.provider.store.update_client(&record).unwrap();
+    assert_eq!(support::userinfo(server, &token).status(), 401);
 }
 }

@@ -248,6 +248,7 @@ crate::both! {
             refresh_absolute: None,
             refresh_idle: Some(100),
         },
+        created_by: None,
     };
     let (id, secret) =
         portcullis::service::clients::register(&server.provider.store, server.clock_now(), new)

@@ -271,6 +271,7 @@ crate::both! {
         grant_types: Some(vec!["client_credentials".into()]),
         refresh_without_offline_access: false,
         lifetimes: Default::default(),
+        created_by: None,
     };
     let taken = portcullis::service::clients::register(&server.provider.store, server.clock_now(), new);
     assert!(taken.is_err(), "a client id equal to a user's sub is refused");

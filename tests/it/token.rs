@@ -212,7 +212,7 @@ crate::both! {
     let server = TestServer::start();
     server.add_user("alice");
     let client = server.add_client(ClientSpec {
-        id: Some("app:one".replace(':', "+")),
+        id: Some("app.one~x".into()),
         secret: Some("s3cr+t/with=reserved+chars/and/length==".into()),
         ..Default::default()
     });

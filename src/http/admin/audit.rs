@@ -50,12 +50,17 @@ async fn get_audit(p: Data<Provider>, req: HttpRequest) -> Result<HttpResponse, 
     let text = |name: &str| q.get(name).map(str::trim).unwrap_or_default().to_owned();
     let (f_user, f_client, f_kind, f_hours) =
         (text("user"), text("client"), text("kind"), text("hours"));
+    // Clamped: the arithmetic below must not overflow on silly input.
     let page = q
         .get("page")
         .and_then(|v| v.parse::<i64>().ok())
         .unwrap_or(0)
-        .max(0);
-    let hours = f_hours.parse::<i64>().ok().filter(|h| *h > 0);
+        .clamp(0, 100_000);
+    let hours = f_hours
+        .parse::<i64>()
+        .ok()
+        .filter(|h| *h > 0)
+        .map(|h| h.min(24 * 366 * 10));
     let some = |s: &String| (!s.is_empty()).then(|| s.clone());
     let filter = AuditFilter {
         user_id: some(&f_user),

@@ -5,7 +5,9 @@ use actix_web::web::{self, Bytes, Data, Path, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 
-use super::{Ctx, Nav, admin_or_return, done, enter, enter_post, form, reauthenticate, run};
+use super::{
+    Ctx, Nav, admin_or_return, confirm_password, done, enter, enter_post, form, reauthenticate, run,
+};
 use crate::http::error::PageError;
 use crate::http::pages;
 use crate::service::Provider;
@@ -98,7 +100,15 @@ async fn post_create(
     req: HttpRequest,
     body: Bytes,
 ) -> Result<HttpResponse, PageError> {
-    let ctx = admin_or_return!(enter_post(&p, &req, &form(&body)));
+    let params = form(&body);
+    let ctx = admin_or_return!(enter_post(&p, &req, &params));
+    admin_or_return!(confirm_password(
+        &p,
+        &req,
+        &ctx,
+        &params,
+        "/admin/clients/new"
+    ));
     let submitted = parse_form(&body);
     let again = submitted.clone();
     match run(&p, &req, &ctx, move |p, a| service::create(p, a, submitted)).await? {
@@ -146,8 +156,17 @@ async fn post_update(
     id: Path<String>,
     body: Bytes,
 ) -> Result<HttpResponse, PageError> {
-    let ctx = admin_or_return!(enter_post(&p, &req, &form(&body)));
+    let params = form(&body);
+    let ctx = admin_or_return!(enter_post(&p, &req, &params));
     let id = id.into_inner();
+    // Redirect URIs, type and first-party decide who receives codes.
+    admin_or_return!(confirm_password(
+        &p,
+        &req,
+        &ctx,
+        &params,
+        &format!("/admin/clients/{id}")
+    ));
     let submitted = parse_form(&body);
     let (again, target) = (submitted.clone(), id.clone());
     let saved = run(&p, &req, &ctx, move |p, a| {
@@ -221,8 +240,16 @@ async fn post_secret(
     id: Path<String>,
     body: Bytes,
 ) -> Result<HttpResponse, PageError> {
-    let ctx = admin_or_return!(enter_post(&p, &req, &form(&body)));
+    let params = form(&body);
+    let ctx = admin_or_return!(enter_post(&p, &req, &params));
     let id = id.into_inner();
+    admin_or_return!(confirm_password(
+        &p,
+        &req,
+        &ctx,
+        &params,
+        &format!("/admin/clients/{id}")
+    ));
     let target = id.clone();
     match run(&p, &req, &ctx, move |p, a| {
         service::rotate_secret(p, a, &target)

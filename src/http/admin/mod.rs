@@ -151,8 +151,16 @@ pub async fn reauthenticate(
 ) -> Result<bool, PageError> {
     let presented = Secret::new(params.get("password").unwrap_or_default());
     let admin = ctx.admin.clone();
-    super::hashing(p, req, move |_| {
-        Ok(admin::reauthenticate(&admin, &presented))
+    super::hashing(p, req, move |p| {
+        let ok = admin::reauthenticate(&admin, &presented);
+        if !ok {
+            let kind = crate::service::audit::Kind::ReauthenticationFailed;
+            crate::service::audit::event(kind)
+                .failed()
+                .actor(admin.user.id.clone())
+                .record(p);
+        }
+        Ok(ok)
     })
     .await
 }
@@ -209,6 +217,22 @@ where
 {
     let admin = ctx.admin.clone();
     Ok(blocking(p, req, move |p| f(p, &admin)).await?)
+}
+
+/// The admin's password for a dangerous action; `Err` carries the
+/// redirect back to `back` with the "wrong password" notice.
+pub async fn confirm_password(
+    p: &Data<Provider>,
+    req: &HttpRequest,
+    ctx: &Ctx,
+    params: &Params,
+    back: &str,
+) -> Result<Result<(), HttpResponse>, PageError> {
+    if reauthenticate(p, req, ctx, params).await? {
+        Ok(Ok(()))
+    } else {
+        Ok(Err(done(p, back, "wrong-password")))
+    }
 }
 
 /// Unwraps [`enter`]'s outcome inside a handler.

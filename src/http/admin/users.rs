@@ -8,7 +8,8 @@ use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 
 use super::{
-    Ctx, Nav, admin_or_return, done, enter, enter_post, fmt_time, form, reauthenticate, run,
+    Ctx, Nav, admin_or_return, confirm_password, done, enter, enter_post, fmt_time, form,
+    reauthenticate, run,
 };
 use crate::http::blocking;
 use crate::http::error::PageError;
@@ -84,6 +85,7 @@ pub struct GrantRow {
 #[template(path = "admin/user.html")]
 struct UserPage {
     nav: Nav,
+    is_self: bool,
     user: UserRecord,
     sessions: Vec<SessionRow>,
     grants: Vec<GrantRow>,
@@ -98,7 +100,7 @@ async fn get_users(p: Data<Provider>, req: HttpRequest) -> Result<HttpResponse, 
         .get("page")
         .and_then(|v| v.parse().ok())
         .unwrap_or(0i64)
-        .max(0);
+        .clamp(0, 100_000);
     let search = q.clone();
     let (users, more) = run(&p, &req, &ctx, move |p, _| service::list(p, &search, page)).await?;
     let q_encoded = form_urlencoded::byte_serialize(q.as_bytes()).collect();
@@ -219,6 +221,7 @@ async fn user_page(
         status,
         &UserPage {
             nav: ctx.nav("users"),
+            is_self: user.id == ctx.admin.user.id,
             user,
             sessions,
             grants,
@@ -261,6 +264,12 @@ async fn post_password(
     let params = form(&body);
     let ctx = admin_or_return!(enter_post(&p, &req, &params));
     let id = id.into_inner();
+    let back = format!("/admin/users/{id}");
+    // Your own password changes on the account page, with the current one.
+    if id == ctx.admin.user.id {
+        return Ok(done(&p, &back, "self"));
+    }
+    admin_or_return!(confirm_password(&p, &req, &ctx, &params, &back));
     let password = Secret::new(params.get("new_password").unwrap_or_default());
     let (admin, target) = (ctx.admin.clone(), id.clone());
     let result = blocking(&p, &req, move |p| {
@@ -339,9 +348,10 @@ async fn toggle(
     let params = form(&body);
     let ctx = admin_or_return!(enter_post(&p, &req, &params));
     let back = format!("/admin/users/{id}");
-    // Making someone an admin is dangerous: it needs the admin's password.
-    if what == Toggle::GrantAdmin && !reauthenticate(&p, &req, &ctx, &params).await? {
-        return Ok(done(&p, &back, "wrong-password"));
+    // Anything but re-enabling can take access from or give it to someone:
+    // it needs the admin's password.
+    if what != Toggle::Enable {
+        admin_or_return!(confirm_password(&p, &req, &ctx, &params, &back));
     }
     let changed = run(&p, &req, &ctx, move |p, a| match what {
         Toggle::Disable => service::set_disabled(p, a, &id, true),

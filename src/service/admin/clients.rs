@@ -104,18 +104,13 @@ pub fn create(p: &Provider, admin: &Admin, form: ClientForm) -> Result<Saved> {
         grant_types: Some(form.grant_types),
         refresh_without_offline_access: form.refresh_without_offline_access,
         lifetimes: form.lifetimes,
+        created_by: Some(admin.user.id.clone()),
     };
     match clients::register(&p.store, p.now(), new) {
-        Ok((id, secret)) => {
-            audit::event(Kind::ClientCreated)
-                .actor(admin.user.id.clone())
-                .client(id.to_string())
-                .record(p);
-            Ok(Saved::Ok {
-                id: id.into_string(),
-                secret,
-            })
-        }
+        Ok((id, secret)) => Ok(Saved::Ok {
+            id: id.into_string(),
+            secret,
+        }),
         Err(RegisterError::Invalid(m)) => Ok(Saved::Invalid(vec![m])),
         Err(RegisterError::Service(e)) => Err(e),
     }
@@ -157,6 +152,10 @@ pub fn update(p: &Provider, admin: &Admin, id: &str, form: ClientForm) -> Result
         .actor(admin.user.id.clone())
         .client(id)
         .record(p);
+    if secret.is_some() {
+        let event = audit::event(Kind::ClientSecretRotated).actor(admin.user.id.clone());
+        event.client(id).detail("now confidential").record(p);
+    }
     Ok(Some(Saved::Ok {
         id: record.id,
         secret,

@@ -145,6 +145,9 @@ pub fn revoke_session(p: &Provider, admin: &Admin, id: &str, session_id: &str) -
 }
 
 pub fn revoke_all_sessions(p: &Provider, admin: &Admin, id: &str) -> Result<usize> {
+    if p.store.user_by_id(id)?.is_none() {
+        return Ok(0);
+    }
     let n = p.store.delete_user_sessions(id)?;
     audit::event(Kind::SessionRevoked)
         .actor(admin.user.id.clone())
@@ -157,6 +160,10 @@ pub fn revoke_all_sessions(p: &Provider, admin: &Admin, id: &str) -> Result<usiz
 /// Revokes a client's access to the user (families, tokens and consent).
 pub fn revoke_grant(p: &Provider, actor: &str, user_id: &str, client_id: &str) -> Result<usize> {
     let n = p.store.revoke_app_grant(user_id, client_id, p.now())?;
+    // Only what happened is recorded: a request naming nothing is no event.
+    if n == 0 {
+        return Ok(0);
+    }
     audit::event(Kind::GrantRevoked)
         .actor(actor)
         .subject(user_id)

@@ -108,6 +108,7 @@ impl TestServer {
             grant_types: spec.grant_types.clone(),
             refresh_without_offline_access: spec.refresh_without_offline_access,
             lifetimes: Default::default(),
+            created_by: None,
         };
         let (id, secret) =
             clients::register(&self.provider.store, self.clock_now(), new).expect("client");
