@@ -5,7 +5,7 @@ use actix_web::web::{self, Bytes, Data, Path, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 
-use super::admin::{GrantRow, fmt_time};
+use super::admin::GrantRow;
 use super::error::PageError;
 use super::{blocking, cookies, pages};
 use crate::secret::{Secret, ct_eq};
@@ -83,13 +83,7 @@ async fn page(
     let grants = blocking(p, req, move |p| account::grants(p, &user_id)).await?;
     let grants = grants
         .into_iter()
-        .map(|(client_name, g)| GrantRow {
-            client_name,
-            client_id: g.client_id,
-            scope: g.scope,
-            granted: fmt_time(g.created_at),
-            last_used: fmt_time(g.last_used),
-        })
+        .map(|(name, g)| GrantRow::new(name, g))
         .collect();
     let page = AccountPage {
         username: me.user.username,

@@ -120,6 +120,11 @@ fn another_admin_remains(conn: &mut Conn, user_id: &str) -> QueryResult<bool> {
 fn revoke_everything_in(conn: &mut Conn, user_id: &str, now: i64) -> QueryResult<()> {
     diesel::delete(login_sessions::table.filter(login_sessions::user_id.eq(user_id)))
         .execute(conn)?;
+    revoke_grants_in(conn, user_id, now)
+}
+
+/// Revokes every live grant of a user, inside the caller's transaction.
+fn revoke_grants_in(conn: &mut Conn, user_id: &str, now: i64) -> QueryResult<()> {
     let user_grants: Vec<String> = grants::table
         .filter(grants::user_id.eq(user_id))
         .filter(grants::revoked_at.is_null())
@@ -212,14 +217,7 @@ impl Store {
             if updated == 0 {
                 return Ok(false);
             }
-            let user_grants: Vec<String> = grants::table
-                .filter(grants::user_id.eq(user_id))
-                .filter(grants::revoked_at.is_null())
-                .select(grants::id)
-                .load(conn)?;
-            for grant in user_grants {
-                super::grants::revoke_grant_in(conn, &grant, now)?;
-            }
+            revoke_grants_in(conn, user_id, now)?;
             diesel::delete(
                 login_sessions::table
                     .filter(login_sessions::user_id.eq(user_id))

@@ -1,34 +1,11 @@
 //! The operator command line, run as the real binary against a database it
 //! shares with a running server.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use crate::support::browser::location;
+use crate::support::process::cli as portcullis;
 use crate::support::{self, Browser, Callback, ClientSpec, TestServer, authorize_url};
-
-fn portcullis(db: &str, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .arg("--database-url")
-        .arg(db)
-        .args(args)
-        .env("PORTCULLIS_LOG__FILTER", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run portcullis");
-    if let Some(input) = stdin {
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-    }
-    drop(child.stdin.take());
-    child.wait_with_output().unwrap()
-}
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()

@@ -81,6 +81,19 @@ pub struct GrantRow {
     pub last_used: String,
 }
 
+impl GrantRow {
+    /// For display, from a client's name and its grant.
+    pub fn new(client_name: String, g: crate::storage::grants::AppGrant) -> Self {
+        Self {
+            client_name,
+            client_id: g.client_id,
+            scope: g.scope,
+            granted: fmt_time(g.created_at),
+            last_used: fmt_time(g.last_used),
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "admin/user.html")]
 struct UserPage {
@@ -209,13 +222,7 @@ async fn user_page(
         .collect();
     let grants = grants
         .into_iter()
-        .map(|(client_name, g)| GrantRow {
-            client_name,
-            client_id: g.client_id,
-            scope: g.scope,
-            granted: fmt_time(g.created_at),
-            last_used: fmt_time(g.last_used),
-        })
+        .map(|(name, g)| GrantRow::new(name, g))
         .collect();
     Ok(pages::render(
         status,
