@@ -126,6 +126,19 @@ async fn post_login(
             )
             .await
         }
+        LoginOutcome::Throttled => {
+            let status = StatusCode::TOO_MANY_REQUESTS;
+            let message = "Too many failed sign-ins. Please wait a few minutes and try again.";
+            show_form(
+                &p,
+                &req,
+                target.clone(),
+                Some(username),
+                status,
+                Some(message),
+            )
+            .await
+        }
         LoginOutcome::BadCsrf => {
             let status = StatusCode::BAD_REQUEST;
             show_form(

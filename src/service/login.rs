@@ -67,6 +67,41 @@ pub enum LoginOutcome {
     },
     BadCredentials,
     BadCsrf,
+    /// Too many recent failures for this username or address.
+    Throttled,
+}
+
+/// Failed logins allowed per username (whether or not it exists, so the
+/// limit reveals nothing) and per source address within the window; beyond
+/// that, attempts are refused without checking the password. Counted from
+/// the audit log, so every instance sharing the database agrees.
+const MAX_FAILURES_PER_NAME: i64 = 10;
+const MAX_FAILURES_PER_ADDRESS: i64 = 100;
+pub const THROTTLE_WINDOW_SECS: i64 = 15 * 60;
+
+/// What failed logins are counted under: a digest of the username as typed,
+/// so the audit log never shows what someone typed (it may be a password).
+fn throttle_key(username: &str) -> String {
+    format!(
+        "attempt {}",
+        &random::sha256_hex(&username.to_lowercase())[..16]
+    )
+}
+
+fn throttled(p: &Provider, form: &LoginForm) -> Result<bool> {
+    let since = p.now() - THROTTLE_WINDOW_SECS;
+    let kind = Kind::LoginFailed.as_str();
+    let key = throttle_key(&form.username);
+    if p.store
+        .count_audit_matching(kind, Some(&key), None, since)?
+        >= MAX_FAILURES_PER_NAME
+    {
+        return Ok(true);
+    }
+    let Some(ip) = form.source_ip.as_deref() else {
+        return Ok(false);
+    };
+    Ok(p.store.count_audit_matching(kind, None, Some(ip), since)? >= MAX_FAILURES_PER_ADDRESS)
 }
 
 #[derive(Debug)]
@@ -93,6 +128,13 @@ pub fn login(
     }
     let pending = pending_for_login(p, &form.request)?.map(|(pending, _)| pending);
     let client_id = pending.as_ref().map(|r| r.client_id.clone());
+    if throttled(p, form)? {
+        tracing::warn!(
+            ip = form.source_ip.as_deref(),
+            "login throttled after repeated failures"
+        );
+        return Ok(LoginOutcome::Throttled);
+    }
     let user = match super::users::verify_credentials(&p.store, &form.username, &form.password)? {
         Credentials::Valid(user) => *user,
         refused => {
@@ -101,7 +143,9 @@ pub fn login(
                 ip = form.source_ip.as_deref(),
                 "login failed"
             );
-            let mut event = audit::event(Kind::LoginFailed).failed();
+            let mut event = audit::event(Kind::LoginFailed)
+                .failed()
+                .detail(throttle_key(&form.username));
             if let Credentials::Refused { user_id } = refused {
                 event = event.subject(user_id);
             }

@@ -432,3 +432,28 @@ crate::both! {
     );
 }
 }
+
+crate::both! {
+    fn repeated_failures_throttle_a_username_whether_or_not_it_exists() {
+    let server = TestServer::start();
+    server.add_user("alice");
+    let client = server.confidential();
+    let attempt = |user: &str, pw: &str| {
+        let browser = Browser::new();
+        let res = browser.get(&authorize_url(&server, &client, &[]));
+        browser.submit_login(&location(&res).unwrap(), user, pw)
+    };
+    for _ in 0..10 {
+        assert_eq!(attempt("alice", "wrong password").status(), 200);
+        assert_eq!(attempt("nobody-here", "wrong password").status(), 200);
+    }
+    for user in ["alice", "nobody-here"] {
+        let res = attempt(user, PASSWORD);
+        assert_eq!(res.status(), 429, "{user}: the same answer either way");
+        assert!(res.text().unwrap().contains("Too many failed sign-ins"));
+    }
+    server.clock.advance(portcullis::service::login::THROTTLE_WINDOW_SECS + 1);
+    let res = attempt("alice", PASSWORD);
+    assert_eq!(res.status(), 303, "the window has passed");
+}
+}
