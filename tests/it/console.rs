@@ -362,6 +362,8 @@ crate::both! {
     // The console shows and filters them.
     let html = admin.get(&server.url(&format!("/admin/audit?kind=password_changed&user={}", f.user_id))).text().unwrap();
     assert!(html.contains("password_changed") && !html.contains("login_failed</td>"));
+    let by_name = admin.get(&server.url("/admin/audit?kind=password_changed&user=alice")).text().unwrap();
+    assert!(by_name.contains(&f.user_id), "the user filter takes a username too");
 }
 }
 

@@ -63,7 +63,7 @@ async fn get_audit(p: Data<Provider>, req: HttpRequest) -> Result<HttpResponse, 
         .map(|h| h.min(24 * 366 * 10));
     let some = |s: &String| (!s.is_empty()).then(|| s.clone());
     let filter = AuditFilter {
-        user_id: some(&f_user),
+        user_id: None,
         client_id: some(&f_client),
         kind: some(&f_kind),
         since: hours.map(|h| p.now() - h * 3600),
@@ -71,7 +71,14 @@ async fn get_audit(p: Data<Provider>, req: HttpRequest) -> Result<HttpResponse, 
         limit: PAGE + 1,
         offset: page * PAGE,
     };
+    let user = f_user.clone();
     let mut records = run(&p, &req, &ctx, move |p, _| {
+        // The user filter takes a username or a user id.
+        let mut filter = filter;
+        if !user.is_empty() {
+            let by_name = p.store.user_by_username(&user)?.map(|u| u.id);
+            filter.user_id = Some(by_name.unwrap_or(user));
+        }
         Ok(p.store.audit_events(&filter)?)
     })
     .await?;

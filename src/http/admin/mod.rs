@@ -134,8 +134,14 @@ async fn username_of(
 }
 
 fn to_login(p: &Provider, req: &HttpRequest) -> HttpResponse {
-    // Only the path: it is ours, and a query could carry anything.
-    let back: String = form_urlencoded::byte_serialize(req.path().as_bytes()).collect();
+    // Only the path: it is ours, and a query could carry anything. A form
+    // post cannot be replayed by a redirect, so it returns to the console.
+    let path = if req.method() == actix_web::http::Method::GET {
+        req.path()
+    } else {
+        "/admin"
+    };
+    let back: String = form_urlencoded::byte_serialize(path.as_bytes()).collect();
     super::authorize::redirect(
         StatusCode::SEE_OTHER,
         &p.url(&format!("/login?return_to={back}")),
