@@ -49,17 +49,26 @@ fn check_password_policy(password: &Secret) -> std::result::Result<(), UserError
     Ok(())
 }
 
+/// Zero-width and direction-changing characters: they make two different
+/// usernames look the same on screen.
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
+        | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{206F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}')
+}
+
 fn check_username(username: &str) -> std::result::Result<(), UserError> {
     let ok = !username.is_empty()
         && username.chars().count() <= 64
         && !username
             .chars()
-            .any(|c| c.is_whitespace() || c.is_control());
+            .any(|c| c.is_whitespace() || c.is_control() || is_invisible(c));
     if ok {
         Ok(())
     } else {
         Err(UserError::Invalid(
-            "a username is 1 to 64 characters without spaces or control characters".into(),
+            "a username is 1 to 64 characters without spaces, control or invisible characters"
+                .into(),
         ))
     }
 }
@@ -72,6 +81,10 @@ pub fn add(
 ) -> std::result::Result<UserId, UserError> {
     check_username(&new.username)?;
     check_password_policy(&new.password)?;
+    // Names that differ only in case would look like one person.
+    if store.username_taken_ignoring_case(&new.username)? {
+        return Err(UserError::Exists(new.username.clone()));
+    }
     let hash = password::hash(&new.password).map_err(super::Error::from)?;
     let now = clock.now();
     let record = UserRecord {

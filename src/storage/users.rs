@@ -21,7 +21,18 @@ pub struct UserRecord {
     pub updated_at: i64,
 }
 
+diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
+
 impl Store {
+    /// Whether a username equal but for letter case exists.
+    pub fn username_taken_ignoring_case(&self, username: &str) -> StoreResult<bool> {
+        let n: i64 = users::table
+            .filter(lower(users::username).eq(username.to_lowercase()))
+            .count()
+            .get_result(&mut *self.conn()?)?;
+        Ok(n > 0)
+    }
+
     pub fn insert_user(&self, user: &UserRecord) -> StoreResult<()> {
         diesel::insert_into(users::table)
             .values(user)

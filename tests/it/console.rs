@@ -427,3 +427,22 @@ crate::both! {
     assert_eq!(support::userinfo(server, &token).status(), 401);
 }
 }
+
+crate::both! {
+    fn usernames_that_look_alike_are_refused() {
+    let f = fixture();
+    let server = &f.server;
+    for name in ["Alice", "ALICE", "al\u{200b}ice", "alice\u{202e}", "ali ce"] {
+        let new = portcullis::service::users::NewUser {
+            username: name.into(),
+            password: portcullis::secret::Secret::new(PASSWORD),
+            email: None,
+            name: None,
+            admin: false,
+            created_by: None,
+        };
+        let added = portcullis::service::users::add(&server.provider.store, server.provider.clock.as_ref(), new);
+        assert!(added.is_err(), "{name:?} was accepted");
+    }
+}
+}
