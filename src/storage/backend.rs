@@ -96,11 +96,10 @@ impl Backend {
 /// Settings SQLite needs on every connection: a busy timeout first (so the
 /// rest waits instead of failing with SQLITE_BUSY), NORMAL sync (durable
 /// across process crashes; with WAL a commit costs no fsync), enforced
-/// foreign keys, and reads through a memory map and a larger page cache
-/// rather than a system call per page.
+/// foreign keys, and a larger page cache (16 MiB) so hot pages are not
+/// re-read through the kernel.
 const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL; \
-     PRAGMA foreign_keys = ON; PRAGMA mmap_size = 268435456; PRAGMA cache_size = -16384; \
-     PRAGMA temp_store = MEMORY;";
+     PRAGMA foreign_keys = ON; PRAGMA cache_size = -16384; PRAGMA temp_store = MEMORY;";
 
 /// Per-connection limits on PostgreSQL: a statement or a lock wait that
 /// runs this long is cancelled (and answered 503) instead of holding a
