@@ -1,18 +1,18 @@
-//! Client registration, redirect-URI matching and client authentication
-//! (RFC 6749 2.3, 3.1.2; RFC 8252 7.3).
+//! Registered clients: their record, redirect-URI matching and validation
+//! (RFC 6749 3.1.2, RFC 8252 7.3), and registration. Authentication lives in
+//! `client_auth`.
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use url::Url;
 
 use super::audit::{self, Kind};
 use super::scope::Scope;
-use super::{OAuthError, Result};
 use crate::crypto::random;
 use crate::ids::ClientId;
 use crate::secret::{Secret, ct_eq};
 use crate::storage::Store;
 use crate::storage::clients::ClientRecord;
+
+pub use super::client_auth::{ClientCredentials, authenticate};
 
 pub const GRANT_AUTHORIZATION_CODE: &str = "authorization_code";
 pub const GRANT_REFRESH_TOKEN: &str = "refresh_token";
@@ -77,7 +77,7 @@ impl Client {
             .find(|registered| redirect_uri_matches(registered, presented))
     }
 
-    fn secret_matches(&self, presented: &Secret) -> bool {
+    pub(super) fn secret_matches(&self, presented: &Secret) -> bool {
         match &self.secret_hash {
             Some(stored) => ct_eq(
                 random::sha256_hex(presented.expose()).as_bytes(),
@@ -149,117 +149,6 @@ pub fn validate_redirect_uri(uri: &str) -> std::result::Result<(), String> {
             "{uri:?} must use https (http is allowed only for 127.0.0.1 and [::1])"
         )),
     }
-}
-
-/// How the client presented itself at a client-authenticated endpoint.
-#[derive(Debug)]
-pub enum ClientCredentials {
-    Basic {
-        id: String,
-        secret: Secret,
-    },
-    Post {
-        id: String,
-        secret: Secret,
-    },
-    /// Public client: identifies itself, proves nothing.
-    None {
-        id: String,
-    },
-    Missing,
-}
-
-impl ClientCredentials {
-    /// From the Authorization header value and the body parameters. Using
-    /// more than one method is invalid_request (RFC 6749 2.3).
-    pub fn from_request(
-        authorization: Option<&str>,
-        params: &super::params::Params,
-    ) -> std::result::Result<Self, OAuthError> {
-        let body_id = params.get("client_id");
-        let body_secret = params.get("client_secret");
-        if let Some(header) = authorization {
-            let (id, secret) = parse_basic(header).ok_or_else(OAuthError::invalid_client)?;
-            if body_secret.is_some() {
-                return Err(OAuthError::invalid_request(
-                    "use only one client authentication method",
-                ));
-            }
-            if body_id.is_some_and(|b| b != id) {
-                return Err(OAuthError::invalid_request(
-                    "client_id does not match the credentials",
-                ));
-            }
-            return Ok(Self::Basic { id, secret });
-        }
-        Ok(match (body_id, body_secret) {
-            (Some(id), Some(secret)) => Self::Post {
-                id: id.to_owned(),
-                secret: Secret::new(secret),
-            },
-            (Some(id), None) => Self::None { id: id.to_owned() },
-            (None, Some(_)) => {
-                return Err(OAuthError::invalid_request(
-                    "client_secret without client_id",
-                ));
-            }
-            (None, None) => Self::Missing,
-        })
-    }
-
-    pub fn was_basic(&self) -> bool {
-        matches!(self, Self::Basic { .. })
-    }
-}
-
-/// `Basic base64(urlencode(id) ":" urlencode(secret))`; both parts are
-/// form-urldecoded after splitting (RFC 6749 2.3.1).
-fn parse_basic(header: &str) -> Option<(String, Secret)> {
-    let (scheme, value) = header.trim().split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let decoded = STANDARD.decode(value.trim()).ok()?;
-    let decoded = String::from_utf8(decoded).ok()?;
-    let (id, secret) = decoded.split_once(':')?;
-    let id = form_decode(id);
-    if id.is_empty() {
-        return None;
-    }
-    Some((id, Secret::new(form_decode(secret))))
-}
-
-fn form_decode(s: &str) -> String {
-    form_urlencoded::parse(format!("v={s}").as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
-}
-
-/// Authenticates a client: confidential clients by secret (constant-time
-/// compare of SHA-256 hashes), public clients by id alone.
-pub fn authenticate(store: &Store, creds: &ClientCredentials) -> Result<Client> {
-    let (id, secret) = match creds {
-        ClientCredentials::Basic { id, secret } | ClientCredentials::Post { id, secret } => {
-            (id.as_str(), Some(secret))
-        }
-        ClientCredentials::None { id } => (id.as_str(), None),
-        ClientCredentials::Missing => return Err(OAuthError::invalid_client().into()),
-    };
-    let client = store
-        .client(id)?
-        .map(Client::from_record)
-        .filter(|c| !c.disabled)
-        .ok_or_else(OAuthError::invalid_client)?;
-    let ok = match secret {
-        Some(secret) => client.secret_matches(secret),
-        None => client.is_public(),
-    };
-    if !ok {
-        tracing::info!(client_id = %client.id, "client authentication failed");
-        return Err(OAuthError::invalid_client().into());
-    }
-    Ok(client)
 }
 
 /// What an operator asks for when registering a client.
@@ -457,7 +346,6 @@ fn check_grants(new: &NewClient, grants: &[String]) -> std::result::Result<(), R
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::service::params::Params;
 
     #[test]
     fn redirect_uri_exact_match_only() {
@@ -543,26 +431,5 @@ mod tests {
         ] {
             assert!(validate_redirect_uri(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn basic_credentials_are_form_urldecoded() {
-        // id "my client", secret "a+b/c=d" encoded per RFC 6749 2.3.1.
-        let header = format!("Basic {}", STANDARD.encode("my+client:a%2Bb%2Fc%3Dd"));
-        let creds = ClientCredentials::from_request(Some(&header), &Params::default()).unwrap();
-        match creds {
-            ClientCredentials::Basic { id, secret } => {
-                assert_eq!(id, "my client");
-                assert_eq!(secret.expose(), "a+b/c=d");
-            }
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn two_methods_are_rejected() {
-        let header = format!("Basic {}", STANDARD.encode("c:s"));
-        let params = Params::parse(b"client_secret=s&client_id=c");
-        assert!(ClientCredentials::from_request(Some(&header), &params).is_err());
     }
 }

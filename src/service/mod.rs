@@ -14,6 +14,7 @@ pub mod account;
 pub mod admin;
 pub mod audit;
 pub mod authorize;
+pub mod client_auth;
 pub mod clients;
 pub mod consent;
 pub mod discovery;
