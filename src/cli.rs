@@ -168,8 +168,16 @@ fn run(cli: Cli) -> Result<(), String> {
             .map(|url| DatabaseOverrides { url }),
     };
     let config = Config::load(cli.config.as_deref(), &overrides).map_err(|e| e.to_string())?;
-    server::init_tracing(&config.log.filter);
-    match cli.command.unwrap_or(Command::Serve) {
+    let command = cli.command.unwrap_or(Command::Serve);
+    // Commands print their results on stdout; their logs stay quiet unless
+    // asked for, so the output is what a script reads.
+    let filter = match (&command, config.log.filter.as_str()) {
+        (Command::Serve, f) => f.to_owned(),
+        (_, "info") => "warn".to_owned(),
+        (_, f) => f.to_owned(),
+    };
+    server::init_tracing(&filter);
+    match command {
         Command::Serve => serve(config),
         Command::Migrate => {
             server::open_store(&config).map_err(|e| e.to_string())?;

@@ -8,6 +8,10 @@
 //! RP_CLIENT_ID=... RP_CLIENT_SECRET=... cargo run --example relying_party
 //! ```
 //!
+//! `RP_ISSUER` (default `http://127.0.0.1:8080`) names the provider and
+//! `RP_PORT` (default 3000) the port this app listens on; register the
+//! redirect URI `http://127.0.0.1:RP_PORT/callback` to match.
+//!
 //! Then open http://127.0.0.1:3000/. Tokens stay on the server, in memory,
 //! keyed by a random session cookie; the browser never sees them.
 
@@ -21,8 +25,6 @@ use actix_web::web::{self, Data, Query};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer};
 use rp::{PendingLogin, RelyingParty, RpError, Tokens};
 
-const BASE: &str = "http://127.0.0.1:3000";
-
 #[derive(Default)]
 struct Session {
     pending: Option<PendingLogin>,
@@ -31,6 +33,7 @@ struct Session {
 
 struct AppState {
     rp: RelyingParty,
+    base: String,
     issuer: String,
     sessions: Mutex<HashMap<String, Session>>,
 }
@@ -163,7 +166,7 @@ async fn logout(state: State, req: HttpRequest) -> HttpResponse {
         let mut sessions = state.sessions.lock().unwrap_or_else(|e| e.into_inner());
         sessions.remove(&id).and_then(|s| s.tokens)
     });
-    match tokens.and_then(|t| state.rp.logout_url(&t, &format!("{BASE}/"))) {
+    match tokens.and_then(|t| state.rp.logout_url(&t, &format!("{}/", state.base))) {
         Some(url) => redirect(&url),
         None => redirect("/"),
     }
@@ -179,15 +182,21 @@ fn main() -> std::io::Result<()> {
     let issuer = std::env::var("RP_ISSUER").unwrap_or_else(|_| "http://127.0.0.1:8080".into());
     let client_id = std::env::var("RP_CLIENT_ID").expect("set RP_CLIENT_ID");
     let secret = std::env::var("RP_CLIENT_SECRET").ok();
-    let redirect_uri = format!("{BASE}/callback");
+    let port: u16 = std::env::var("RP_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(3000);
+    let base = format!("http://127.0.0.1:{port}");
+    let redirect_uri = format!("{base}/callback");
     let rp = RelyingParty::discover(&issuer, &client_id, secret.as_deref(), &redirect_uri)
         .unwrap_or_else(|e| panic!("discovery at {issuer} failed: {e}"));
     let state = Data::new(AppState {
         rp,
+        base: base.clone(),
         issuer,
         sessions: Mutex::new(HashMap::new()),
     });
-    println!("example relying party on {BASE}/");
+    println!("example relying party on {base}/");
     actix_web::rt::System::new().block_on(async move {
         HttpServer::new(move || {
             App::new()
@@ -198,7 +207,7 @@ fn main() -> std::io::Result<()> {
                 .route("/api", web::get().to(api))
                 .route("/logout", web::get().to(logout))
         })
-        .bind(("127.0.0.1", 3000))?
+        .bind(("127.0.0.1", port))?
         .run()
         .await
     })

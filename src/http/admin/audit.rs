@@ -24,7 +24,9 @@ pub struct EventRow {
     pub kind: String,
     pub outcome: String,
     pub actor_user_id: Option<String>,
+    pub actor_name: Option<String>,
     pub subject_user_id: Option<String>,
+    pub subject_name: Option<String>,
     pub client_id: Option<String>,
     pub source_ip: Option<String>,
     pub detail: Option<String>,
@@ -72,16 +74,31 @@ async fn get_audit(p: Data<Provider>, req: HttpRequest) -> Result<HttpResponse, 
         offset: page * PAGE,
     };
     let user = f_user.clone();
-    let mut records = run(&p, &req, &ctx, move |p, _| {
+    let records = run(&p, &req, &ctx, move |p, _| {
         // The user filter takes a username or a user id.
         let mut filter = filter;
         if !user.is_empty() {
             let by_name = p.store.user_by_username(&user)?.map(|u| u.id);
             filter.user_id = Some(by_name.unwrap_or(user));
         }
-        Ok(p.store.audit_events(&filter)?)
+        let records = p.store.audit_events(&filter)?;
+        // Names for the ids on this page, looked up once each.
+        let mut names = std::collections::HashMap::new();
+        for id in records
+            .iter()
+            .flat_map(|r| [&r.actor_user_id, &r.subject_user_id])
+            .flatten()
+        {
+            if !names.contains_key(id) {
+                let name = p.store.user_by_id(id)?.map(|u| u.username);
+                names.insert(id.clone(), name.unwrap_or_else(|| "(deleted user)".into()));
+            }
+        }
+        Ok((records, names))
     })
     .await?;
+    let (mut records, names) = records;
+    let name_of = |id: &Option<String>| id.as_ref().and_then(|i| names.get(i).cloned());
     let more = records.len() as i64 > PAGE;
     records.truncate(PAGE as usize);
     let events = records
@@ -90,6 +107,8 @@ async fn get_audit(p: Data<Provider>, req: HttpRequest) -> Result<HttpResponse, 
             at: fmt_time(r.at),
             kind: r.kind,
             outcome: r.outcome,
+            actor_name: name_of(&r.actor_user_id),
+            subject_name: name_of(&r.subject_user_id),
             actor_user_id: r.actor_user_id,
             subject_user_id: r.subject_user_id,
             client_id: r.client_id,
