@@ -117,11 +117,7 @@ fn username_for(p: &Provider, claims: &super::userinfo::AccessClaims) -> Result<
     if !claims.scope.contains("profile") {
         return Ok(None);
     }
-    let for_user = p
-        .store
-        .access_token(&claims.jti)?
-        .is_some_and(|t| t.grant_id.is_some());
-    if !for_user {
+    if !claims.for_user {
         return Ok(None);
     }
     Ok(p.store.user_by_id(&claims.sub)?.map(|u| u.username))

@@ -27,6 +27,8 @@ impl<E: Into<super::Error>> From<E> for BearerError {
 /// The claims of an access token that passed every check.
 #[derive(Debug)]
 pub struct AccessClaims {
+    /// Issued for a user (not to a client for itself).
+    pub for_user: bool,
     pub sub: String,
     pub client_id: String,
     pub scope: Scope,
@@ -67,11 +69,12 @@ pub fn validate_access_token(p: &Provider, token: &str) -> Result<AccessClaims, 
     if iat > now + 60 {
         return Err(invalid("the access token is not valid yet"));
     }
-    if !p.store.access_token_active(&jti, now)? {
+    let Some(for_user) = p.store.active_access_token(&jti, now)? else {
         return Err(invalid("the access token is no longer active"));
-    }
+    };
     let scope = Scope::parse(&str_claim("scope").unwrap_or_default());
     Ok(AccessClaims {
+        for_user,
         sub,
         client_id,
         scope,

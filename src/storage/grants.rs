@@ -119,14 +119,14 @@ impl Store {
         Ok(())
     }
 
-    /// Whether an access token we issued is neither revoked nor expired.
-    /// Whether an access token we issued is neither revoked nor expired, its
-    /// grant not revoked and its client not disabled.
-    pub fn access_token_active(&self, jti: &str, now: i64) -> StoreResult<bool> {
+    /// For an access token we issued that is neither revoked nor expired,
+    /// whose grant is not revoked and whose client is not disabled: whether
+    /// it was issued for a user (it belongs to a grant). `None` otherwise.
+    pub fn active_access_token(&self, jti: &str, now: i64) -> StoreResult<Option<bool>> {
         use super::schema::clients;
         // The grant is checked too, so a token can never outlive a revoked
         // grant whatever order concurrent writes land in.
-        let n: i64 = access_tokens::table
+        let row: Option<Option<String>> = access_tokens::table
             .left_join(grants::table)
             .inner_join(clients::table.on(clients::id.eq(access_tokens::client_id)))
             .filter(access_tokens::jti.eq(jti))
@@ -134,9 +134,10 @@ impl Store {
             .filter(access_tokens::expires_at.gt(now))
             .filter(grants::revoked_at.is_null())
             .filter(clients::disabled.eq(false))
-            .count()
-            .get_result(&mut *self.conn()?)?;
-        Ok(n > 0)
+            .select(access_tokens::grant_id)
+            .first(&mut *self.conn()?)
+            .optional()?;
+        Ok(row.map(|grant| grant.is_some()))
     }
 }
 
