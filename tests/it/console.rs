@@ -382,7 +382,16 @@ crate::both! {
         (format!("{client}/secret"), vec![]),
         (client.clone(), vec![("name", "Hijacked"), ("type", "confidential"), ("redirect_uris", "https://evil.example/cb"), ("grant_type", "authorization_code"), ("first_party", "1")]),
         ("/admin/clients".to_owned(), vec![("name", "Evil"), ("type", "confidential"), ("redirect_uris", "https://evil.example/cb"), ("grant_type", "authorization_code"), ("first_party", "1")]),
-    ] {
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(i, case)| {
+        // Five wrong re-entries in 15 minutes end the session; stay under it.
+        if i == 4 {
+            server.clock.advance(16 * 60);
+        }
+        case
+    }) {
         let mut form = vec![("csrf", token.as_str()), ("password", "not the password")];
         form.extend(extra);
         let res = post(&admin, server, &path, &form);
@@ -444,5 +453,22 @@ crate::both! {
         let added = portcullis::service::users::add(&server.provider.store, server.provider.clock.as_ref(), new);
         assert!(added.is_err(), "{name:?} was accepted");
     }
+}
+}
+
+crate::both! {
+    fn repeated_wrong_reentry_ends_the_session() {
+    let f = fixture();
+    let server = &f.server;
+    let admin = signed_in(server, "root", ADMIN_PASSWORD, "/admin");
+    let token = csrf(&admin, server, "/admin/keys");
+    for _ in 0..4 {
+        let res = post(&admin, server, "/admin/keys/rotate", &[("csrf", &token), ("password", "guess")]);
+        assert!(location(&res).unwrap().ends_with("done=wrong-password"));
+    }
+    let res = post(&admin, server, "/admin/keys/rotate", &[("csrf", &token), ("password", "guess")]);
+    assert_eq!(res.status(), 403);
+    assert!(res.text().unwrap().contains("signed out"));
+    assert_eq!(admin.get(&server.url("/admin")).status(), 303, "back to the login page");
 }
 }

@@ -11,7 +11,7 @@ use super::error::PageError;
 use super::{blocking, cookies, pages};
 use crate::secret::Secret;
 use crate::service::Provider;
-use crate::service::admin::{self, Access, Admin, CSRF_ADMIN};
+use crate::service::admin::{self, Access, Admin, CSRF_ADMIN, Reauth};
 use crate::service::params::Params;
 
 mod audit;
@@ -157,18 +157,17 @@ pub async fn reauthenticate(
 ) -> Result<bool, PageError> {
     let presented = Secret::new(params.get("password").unwrap_or_default());
     let admin = ctx.admin.clone();
-    super::hashing(p, req, move |p| {
-        let ok = admin::reauthenticate(&admin, &presented);
-        if !ok {
-            let kind = crate::service::audit::Kind::ReauthenticationFailed;
-            crate::service::audit::event(kind)
-                .failed()
-                .actor(admin.user.id.clone())
-                .record(p);
-        }
-        Ok(ok)
-    })
-    .await
+    let outcome = super::hashing(p, req, move |p| {
+        admin::reauthenticate(p, &admin, &presented)
+    });
+    match outcome.await? {
+        Reauth::Confirmed => Ok(true),
+        Reauth::Wrong => Ok(false),
+        Reauth::SignedOut => Err(PageError::Shown {
+            status: StatusCode::FORBIDDEN,
+            message: "Too many wrong passwords: you have been signed out. Sign in again.",
+        }),
+    }
 }
 
 /// Redirect after a change, with a notice code the next page shows.

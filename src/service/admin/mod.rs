@@ -48,10 +48,43 @@ pub fn access(p: &Provider, cookie: Option<&Secret>) -> Result<Access> {
     Ok(Access::Admin(Box::new(Admin { user, session })))
 }
 
+/// Wrong re-entries tolerated within the window before the session ends:
+/// someone at an unattended console cannot keep guessing.
+const MAX_REAUTH_FAILURES: i64 = 5;
+const REAUTH_WINDOW_SECS: i64 = 15 * 60;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reauth {
+    Confirmed,
+    Wrong,
+    /// Too many wrong attempts: the session was ended.
+    SignedOut,
+}
+
 /// Checks the admin's password again before a dangerous action (argon2:
-/// call off the async executor, under the hash limiter).
-pub fn reauthenticate(admin: &Admin, presented: &Secret) -> bool {
-    password::verify(presented, &admin.user.password_hash)
+/// run it on the hashing threads). Failures are audited; the fifth within
+/// fifteen minutes ends the session.
+pub fn reauthenticate(p: &Provider, admin: &Admin, presented: &Secret) -> Result<Reauth> {
+    if password::verify(presented, &admin.user.password_hash) {
+        return Ok(Reauth::Confirmed);
+    }
+    let key = format!("reauthentication by {}", admin.user.id);
+    let kind = super::audit::Kind::ReauthenticationFailed;
+    super::audit::event(kind)
+        .failed()
+        .actor(admin.user.id.clone())
+        .detail(key.clone())
+        .record(p);
+    let since = p.now() - REAUTH_WINDOW_SECS;
+    if p.store
+        .count_audit_matching(kind.as_str(), Some(&key), None, since)?
+        >= MAX_REAUTH_FAILURES
+    {
+        p.store.delete_session(&admin.session.id)?;
+        tracing::warn!(user_id = %admin.user.id, "session ended after repeated wrong password re-entry");
+        return Ok(Reauth::SignedOut);
+    }
+    Ok(Reauth::Wrong)
 }
 
 /// Counts for the dashboard.
