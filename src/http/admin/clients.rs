@@ -5,9 +5,7 @@ use actix_web::web::{self, Bytes, Data, Path, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 
-use super::{
-    Ctx, Nav, admin_or_return, confirm_password, done, enter, enter_post, form, reauthenticate, run,
-};
+use super::{Ctx, Nav, admin_or_return, done, enter, enter_confirmed, enter_post, form, run};
 use crate::http::error::PageError;
 use crate::http::pages;
 use crate::service::Provider;
@@ -101,14 +99,7 @@ async fn post_create(
     body: Bytes,
 ) -> Result<HttpResponse, PageError> {
     let params = form(&body);
-    let ctx = admin_or_return!(enter_post(&p, &req, &params));
-    admin_or_return!(confirm_password(
-        &p,
-        &req,
-        &ctx,
-        &params,
-        "/admin/clients/new"
-    ));
+    let ctx = admin_or_return!(enter_confirmed(&p, &req, &params, "/admin/clients/new"));
     let submitted = parse_form(&body);
     let again = submitted.clone();
     match run(&p, &req, &ctx, move |p, a| service::create(p, a, submitted)).await? {
@@ -157,16 +148,10 @@ async fn post_update(
     body: Bytes,
 ) -> Result<HttpResponse, PageError> {
     let params = form(&body);
-    let ctx = admin_or_return!(enter_post(&p, &req, &params));
     let id = id.into_inner();
     // Redirect URIs, type and first-party decide who receives codes.
-    admin_or_return!(confirm_password(
-        &p,
-        &req,
-        &ctx,
-        &params,
-        &format!("/admin/clients/{id}")
-    ));
+    let back = format!("/admin/clients/{id}");
+    let ctx = admin_or_return!(enter_confirmed(&p, &req, &params, &back));
     let submitted = parse_form(&body);
     let (again, target) = (submitted.clone(), id.clone());
     let saved = run(&p, &req, &ctx, move |p, a| {
@@ -241,15 +226,9 @@ async fn post_secret(
     body: Bytes,
 ) -> Result<HttpResponse, PageError> {
     let params = form(&body);
-    let ctx = admin_or_return!(enter_post(&p, &req, &params));
     let id = id.into_inner();
-    admin_or_return!(confirm_password(
-        &p,
-        &req,
-        &ctx,
-        &params,
-        &format!("/admin/clients/{id}")
-    ));
+    let back = format!("/admin/clients/{id}");
+    let ctx = admin_or_return!(enter_confirmed(&p, &req, &params, &back));
     let target = id.clone();
     match run(&p, &req, &ctx, move |p, a| {
         service::rotate_secret(p, a, &target)
@@ -268,11 +247,9 @@ async fn post_delete(
     body: Bytes,
 ) -> Result<HttpResponse, PageError> {
     let params = form(&body);
-    let ctx = admin_or_return!(enter_post(&p, &req, &params));
     let id = id.into_inner();
-    if !reauthenticate(&p, &req, &ctx, &params).await? {
-        return Ok(done(&p, &format!("/admin/clients/{id}"), "wrong-password"));
-    }
+    let back = format!("/admin/clients/{id}");
+    let ctx = admin_or_return!(enter_confirmed(&p, &req, &params, &back));
     let target = id.clone();
     if !run(&p, &req, &ctx, move |p, a| service::delete(p, a, &target)).await? {
         return Err(not_found());

@@ -5,7 +5,7 @@ use actix_web::web::{self, Bytes, Data, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 
-use super::{Nav, admin_or_return, done, enter, enter_post, fmt_time, form, reauthenticate, run};
+use super::{Nav, admin_or_return, done, enter, enter_confirmed, fmt_time, form, run};
 use crate::http::error::PageError;
 use crate::http::pages;
 use crate::service::{Provider, keys};
@@ -79,10 +79,7 @@ async fn post_rotate(
     body: Bytes,
 ) -> Result<HttpResponse, PageError> {
     let params = form(&body);
-    let ctx = admin_or_return!(enter_post(&p, &req, &params));
-    if !reauthenticate(&p, &req, &ctx, &params).await? {
-        return Ok(done(&p, "/admin/keys", "wrong-password"));
-    }
+    let ctx = admin_or_return!(enter_confirmed(&p, &req, &params, "/admin/keys"));
     run(&p, &req, &ctx, |p, a| keys::rotate(p, Some(&a.user.id))).await?;
     Ok(done(&p, "/admin/keys", "keys"))
 }

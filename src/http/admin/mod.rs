@@ -149,7 +149,7 @@ fn to_login(p: &Provider, req: &HttpRequest) -> HttpResponse {
 }
 
 /// The admin's password again, for a dangerous action.
-pub async fn reauthenticate(
+async fn reauthenticate(
     p: &Data<Provider>,
     req: &HttpRequest,
     ctx: &Ctx,
@@ -238,6 +238,23 @@ pub async fn confirm_password(
     } else {
         Ok(Err(done(p, back, "wrong-password")))
     }
+}
+
+/// [`enter_post`] for a dangerous change: also the admin's password, or
+/// back to `back` with the "wrong password" notice.
+pub async fn enter_confirmed(
+    p: &Data<Provider>,
+    req: &HttpRequest,
+    params: &Params,
+    back: &str,
+) -> Result<Result<Ctx, HttpResponse>, PageError> {
+    let ctx = match enter_post(p, req, params).await? {
+        Ok(ctx) => ctx,
+        Err(res) => return Ok(Err(res)),
+    };
+    Ok(confirm_password(p, req, &ctx, params, back)
+        .await?
+        .map(|()| ctx))
 }
 
 /// Unwraps [`enter`]'s outcome inside a handler.

@@ -8,8 +8,8 @@ use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 
 use super::{
-    Ctx, Nav, admin_or_return, confirm_password, done, enter, enter_post, fmt_time, form,
-    reauthenticate, run,
+    Ctx, Nav, admin_or_return, confirm_password, done, enter, enter_confirmed, enter_post,
+    fmt_time, form, run,
 };
 use crate::http::blocking;
 use crate::http::error::PageError;
@@ -28,10 +28,6 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .route("/users/{id}", web::get().to(get_user))
         .route("/users/{id}", web::post().to(post_profile))
         .route("/users/{id}/password", web::post().to(post_password))
-        .route("/users/{id}/disable", web::post().to(post_disable))
-        .route("/users/{id}/enable", web::post().to(post_enable))
-        .route("/users/{id}/admin", web::post().to(post_grant_admin))
-        .route("/users/{id}/unadmin", web::post().to(post_revoke_admin))
         .route(
             "/users/{id}/sessions/revoke-all",
             web::post().to(post_revoke_all),
@@ -43,7 +39,9 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .route(
             "/users/{id}/grants/{client}/revoke",
             web::post().to(post_revoke_grant),
-        );
+        )
+        // Last: the specific two-segment routes above take precedence.
+        .route("/users/{id}/{action}", web::post().to(post_toggle));
 }
 
 #[derive(Template)]
@@ -301,40 +299,22 @@ async fn post_password(
     }
 }
 
-async fn post_disable(
+/// POST /admin/users/{id}/{disable|enable|admin|unadmin}.
+async fn post_toggle(
     p: Data<Provider>,
     req: HttpRequest,
-    id: Path<String>,
+    path: Path<(String, String)>,
     body: Bytes,
 ) -> Result<HttpResponse, PageError> {
-    toggle(p, req, id.into_inner(), body, Toggle::Disable).await
-}
-
-async fn post_enable(
-    p: Data<Provider>,
-    req: HttpRequest,
-    id: Path<String>,
-    body: Bytes,
-) -> Result<HttpResponse, PageError> {
-    toggle(p, req, id.into_inner(), body, Toggle::Enable).await
-}
-
-async fn post_grant_admin(
-    p: Data<Provider>,
-    req: HttpRequest,
-    id: Path<String>,
-    body: Bytes,
-) -> Result<HttpResponse, PageError> {
-    toggle(p, req, id.into_inner(), body, Toggle::GrantAdmin).await
-}
-
-async fn post_revoke_admin(
-    p: Data<Provider>,
-    req: HttpRequest,
-    id: Path<String>,
-    body: Bytes,
-) -> Result<HttpResponse, PageError> {
-    toggle(p, req, id.into_inner(), body, Toggle::RevokeAdmin).await
+    let (id, action) = path.into_inner();
+    let what = match action.as_str() {
+        "disable" => Toggle::Disable,
+        "enable" => Toggle::Enable,
+        "admin" => Toggle::GrantAdmin,
+        "unadmin" => Toggle::RevokeAdmin,
+        _ => return Err(not_found()),
+    };
+    toggle(p, req, id, body, what).await
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -383,12 +363,9 @@ async fn post_revoke_all(
     body: Bytes,
 ) -> Result<HttpResponse, PageError> {
     let params = form(&body);
-    let ctx = admin_or_return!(enter_post(&p, &req, &params));
     let id = id.into_inner();
     let back = format!("/admin/users/{id}");
-    if !reauthenticate(&p, &req, &ctx, &params).await? {
-        return Ok(done(&p, &back, "wrong-password"));
-    }
+    let ctx = admin_or_return!(enter_confirmed(&p, &req, &params, &back));
     run(&p, &req, &ctx, move |p, a| {
         service::revoke_all_sessions(p, a, &id)
     })
