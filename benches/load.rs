@@ -17,6 +17,8 @@ const REDIRECT: &str = "http://127.0.0.1:9/cb";
 struct Options {
     seconds: u64,
     concurrency: usize,
+    /// Run only the scenarios named (comma-separated), for profiling one.
+    only: Option<Vec<String>>,
     backends: Vec<(String, String)>,
 }
 
@@ -29,7 +31,10 @@ fn options() -> Options {
             .cloned()
     };
     if args.iter().any(|a| a == "--help") {
-        println!("load [--seconds N] [--concurrency C] [--backend sqlite|postgres|both]");
+        println!(
+            "load [--seconds N] [--concurrency C] [--backend sqlite|postgres|both] [--only SCENARIOS]"
+        );
+        println!("SCENARIOS: comma-separated from refresh,cc,introspect,jwks,userinfo,login");
         println!(
             "PostgreSQL needs BENCH_DATABASE_URL (a server URL; a database is created and dropped)."
         );
@@ -62,7 +67,16 @@ fn options() -> Options {
         concurrency: value("--concurrency")
             .and_then(|v| v.parse().ok())
             .unwrap_or(32),
+        only: value("--only").map(|v| v.split(',').map(str::to_owned).collect()),
         backends,
+    }
+}
+
+impl Options {
+    fn wants(&self, scenario: &str) -> bool {
+        self.only
+            .as_ref()
+            .is_none_or(|only| only.iter().any(|s| s == scenario))
     }
 }
 
@@ -474,205 +488,214 @@ async fn run_backend(name: &str, pg_base: &str, opts: &Options) -> String {
     let secs = opts.seconds;
     let mut rows = Vec::new();
 
-    // 2. refresh with rotation: one chain per connection.
-    let mut chains = Vec::new();
-    for i in 0..c {
-        let t = login(&base, &web, &format!("bench{i}"))
-            .await
-            .expect("login for a chain");
-        chains.push((
-            http(),
-            t["refresh_token"].as_str().unwrap().to_owned(),
-            t["access_token"].as_str().unwrap().to_owned(),
-        ));
-    }
-    let access_tokens: Vec<String> = chains.iter().map(|c| c.2.clone()).collect();
-    let (b, w) = (base.clone(), web.clone());
-    let stats = drive(c, secs, chains, move |state| {
-        let (b, w) = (b.clone(), w.clone());
-        Box::pin(async move {
-            let (client, rt, _) = state;
-            let res = client
-                .post(format!("{b}/token"))
-                .header("Authorization", basic(&w))
-                .form(&[
-                    ("grant_type", "refresh_token"),
-                    ("refresh_token", rt.as_str()),
-                ])
-                .send()
-                .await;
-            let Ok(res) = res else { return false };
-            if !res.status().is_success() {
-                return false;
-            }
-            let Ok(v) = res.json::<Value>().await else {
-                return false;
-            };
-            *rt = v["refresh_token"].as_str().unwrap_or_default().to_owned();
-            true
-        })
-    })
-    .await;
-    rows.push(Row {
-        scenario: format!("refresh_token with rotation ({c} chains)"),
-        stats,
-        rss: server.memory("VmHWM:"),
-    });
-
-    // 1. client_credentials.
-    let (b, s) = (base.clone(), svc.clone());
-    let stats = drive(c, secs, (0..c).map(|_| http()).collect(), move |client| {
-        let (b, s) = (b.clone(), s.clone());
-        Box::pin(async move {
-            let res = client
-                .post(format!("{b}/token"))
-                .header("Authorization", basic(&s))
-                .form(&[("grant_type", "client_credentials")])
-                .send()
-                .await;
-            res.is_ok_and(|r| r.status().is_success())
-        })
-    })
-    .await;
-    rows.push(Row {
-        scenario: "client_credentials".into(),
-        stats,
-        rss: server.memory("VmHWM:"),
-    });
-
-    // 3. introspection of a valid access token (fresh ones: they live 5 minutes).
-    let fresh = login(&base, &web, "bench0").await.unwrap()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let (b, r, t) = (base.clone(), rs.clone(), fresh.clone());
-    let stats = drive(c, secs, (0..c).map(|_| http()).collect(), move |client| {
-        let (b, r, t) = (b.clone(), r.clone(), t.clone());
-        Box::pin(async move {
-            let res = client
-                .post(format!("{b}/introspect"))
-                .header("Authorization", basic(&r))
-                .form(&[("token", t.as_str())])
-                .send()
-                .await;
-            match res {
-                Ok(res) => res.json::<Value>().await.is_ok_and(|v| v["active"] == true),
-                Err(_) => false,
-            }
-        })
-    })
-    .await;
-    rows.push(Row {
-        scenario: "introspection".into(),
-        stats,
-        rss: server.memory("VmHWM:"),
-    });
-
-    // 4. JWKS and discovery.
-    let b = base.clone();
-    let stats = drive(
-        c,
-        secs,
-        (0..c).map(|i| (http(), i)).collect(),
-        move |state| {
-            let b = b.clone();
+    if opts.wants("refresh") {
+        // 2. refresh with rotation: one chain per connection.
+        let mut chains = Vec::new();
+        for i in 0..c {
+            let t = login(&base, &web, &format!("bench{i}"))
+                .await
+                .expect("login for a chain");
+            chains.push((
+                http(),
+                t["refresh_token"].as_str().unwrap().to_owned(),
+                t["access_token"].as_str().unwrap().to_owned(),
+            ));
+        }
+        let (b, w) = (base.clone(), web.clone());
+        let stats = drive(c, secs, chains, move |state| {
+            let (b, w) = (b.clone(), w.clone());
             Box::pin(async move {
-                state.1 += 1;
-                let path = if state.1 % 2 == 0 {
-                    "/jwks"
-                } else {
-                    "/.well-known/openid-configuration"
-                };
-                let res = state.0.get(format!("{b}{path}")).send().await;
-                match res {
-                    Ok(r) if r.status().is_success() => r.bytes().await.is_ok(),
-                    _ => false,
+                let (client, rt, _) = state;
+                let res = client
+                    .post(format!("{b}/token"))
+                    .header("Authorization", basic(&w))
+                    .form(&[
+                        ("grant_type", "refresh_token"),
+                        ("refresh_token", rt.as_str()),
+                    ])
+                    .send()
+                    .await;
+                let Ok(res) = res else { return false };
+                if !res.status().is_success() {
+                    return false;
                 }
+                let Ok(v) = res.json::<Value>().await else {
+                    return false;
+                };
+                *rt = v["refresh_token"].as_str().unwrap_or_default().to_owned();
+                true
             })
-        },
-    )
-    .await;
-    rows.push(Row {
-        scenario: "JWKS and discovery".into(),
-        stats,
-        rss: server.memory("VmHWM:"),
-    });
+        })
+        .await;
+        rows.push(Row {
+            scenario: format!("refresh_token with rotation ({c} chains)"),
+            stats,
+            rss: server.memory("VmHWM:"),
+        });
+    }
 
-    // 5. userinfo.
-    let b = base.clone();
-    let _ = access_tokens;
-    let stats = drive(
-        c,
-        secs,
-        (0..c).map(|_| (http(), fresh.clone())).collect(),
-        move |state| {
-            let b = b.clone();
+    if opts.wants("cc") {
+        // 1. client_credentials.
+        let (b, s) = (base.clone(), svc.clone());
+        let stats = drive(c, secs, (0..c).map(|_| http()).collect(), move |client| {
+            let (b, s) = (b.clone(), s.clone());
             Box::pin(async move {
-                let res = state
-                    .0
-                    .get(format!("{b}/userinfo"))
-                    .bearer_auth(&state.1)
+                let res = client
+                    .post(format!("{b}/token"))
+                    .header("Authorization", basic(&s))
+                    .form(&[("grant_type", "client_credentials")])
                     .send()
                     .await;
                 res.is_ok_and(|r| r.status().is_success())
             })
-        },
-    )
-    .await;
-    rows.push(Row {
-        scenario: "userinfo".into(),
-        stats,
-        rss: server.memory("VmHWM:"),
-    });
+        })
+        .await;
+        rows.push(Row {
+            scenario: "client_credentials".into(),
+            stats,
+            rss: server.memory("VmHWM:"),
+        });
+    }
 
-    // 6. full browser login, with a JWKS prober alongside.
-    let raw = argon2_rate(3);
-    let (b, w) = (base.clone(), web.clone());
-    let prober_base = base.clone();
-    let prober = tokio::spawn(async move {
-        drive(1, secs, vec![http()], move |client| {
-            let b = prober_base.clone();
+    // A fresh access token for introspection and userinfo (they live 5 minutes).
+    let fresh = login(&base, &web, "bench0").await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    if opts.wants("introspect") {
+        // 3. introspection of a valid access token.
+        let (b, r, t) = (base.clone(), rs.clone(), fresh.clone());
+        let stats = drive(c, secs, (0..c).map(|_| http()).collect(), move |client| {
+            let (b, r, t) = (b.clone(), r.clone(), t.clone());
             Box::pin(async move {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                client
-                    .get(format!("{b}/jwks"))
+                let res = client
+                    .post(format!("{b}/introspect"))
+                    .header("Authorization", basic(&r))
+                    .form(&[("token", t.as_str())])
                     .send()
-                    .await
-                    .is_ok_and(|r| r.status().is_success())
+                    .await;
+                match res {
+                    Ok(res) => res.json::<Value>().await.is_ok_and(|v| v["active"] == true),
+                    Err(_) => false,
+                }
             })
         })
-        .await
-    });
-    let logins = (c / 2).max(4);
-    let stats = drive(logins, secs, (0..logins).collect(), move |i| {
-        let (b, w) = (b.clone(), w.clone());
-        let user = format!("bench{}", *i % 8);
-        Box::pin(async move { login(&b, &w, &user).await.is_some() })
-    })
-    .await;
-    let jwks_during = prober.await.unwrap();
-    let login_rate = stats.ok as f64 / stats.elapsed;
-    rows.push(Row {
-        scenario: format!("full login ({logins} at once)"),
-        stats,
-        rss: server.memory("VmHWM:"),
-    });
+        .await;
+        rows.push(Row {
+            scenario: "introspection".into(),
+            stats,
+            rss: server.memory("VmHWM:"),
+        });
+    }
 
-    let notes = vec![
-        format!(
+    if opts.wants("jwks") {
+        // 4. JWKS and discovery.
+        let b = base.clone();
+        let stats = drive(
+            c,
+            secs,
+            (0..c).map(|i| (http(), i)).collect(),
+            move |state| {
+                let b = b.clone();
+                Box::pin(async move {
+                    state.1 += 1;
+                    let path = if state.1 % 2 == 0 {
+                        "/jwks"
+                    } else {
+                        "/.well-known/openid-configuration"
+                    };
+                    let res = state.0.get(format!("{b}{path}")).send().await;
+                    match res {
+                        Ok(r) if r.status().is_success() => r.bytes().await.is_ok(),
+                        _ => false,
+                    }
+                })
+            },
+        )
+        .await;
+        rows.push(Row {
+            scenario: "JWKS and discovery".into(),
+            stats,
+            rss: server.memory("VmHWM:"),
+        });
+    }
+
+    if opts.wants("userinfo") {
+        // 5. userinfo.
+        let b = base.clone();
+        let stats = drive(
+            c,
+            secs,
+            (0..c).map(|_| (http(), fresh.clone())).collect(),
+            move |state| {
+                let b = b.clone();
+                Box::pin(async move {
+                    let res = state
+                        .0
+                        .get(format!("{b}/userinfo"))
+                        .bearer_auth(&state.1)
+                        .send()
+                        .await;
+                    res.is_ok_and(|r| r.status().is_success())
+                })
+            },
+        )
+        .await;
+        rows.push(Row {
+            scenario: "userinfo".into(),
+            stats,
+            rss: server.memory("VmHWM:"),
+        });
+    }
+
+    let mut notes = vec![format!(
+        "- Idle RSS after start: {idle:.1} MiB. Start to ready on an existing database: {} ms.",
+        ready_in.as_millis()
+    )];
+    if opts.wants("login") {
+        // 6. full browser login, with a JWKS prober alongside.
+        let raw = argon2_rate(3);
+        let (b, w) = (base.clone(), web.clone());
+        let prober_base = base.clone();
+        let prober = tokio::spawn(async move {
+            drive(1, secs, vec![http()], move |client| {
+                let b = prober_base.clone();
+                Box::pin(async move {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    client
+                        .get(format!("{b}/jwks"))
+                        .send()
+                        .await
+                        .is_ok_and(|r| r.status().is_success())
+                })
+            })
+            .await
+        });
+        let logins = (c / 2).max(4);
+        let stats = drive(logins, secs, (0..logins).collect(), move |i| {
+            let (b, w) = (b.clone(), w.clone());
+            let user = format!("bench{}", *i % 8);
+            Box::pin(async move { login(&b, &w, &user).await.is_some() })
+        })
+        .await;
+        let jwks_during = prober.await.unwrap();
+        let login_rate = stats.ok as f64 / stats.elapsed;
+        rows.push(Row {
+            scenario: format!("full login ({logins} at once)"),
+            stats,
+            rss: server.memory("VmHWM:"),
+        });
+        notes.push(format!(
             "- Raw argon2id verifications/s on all cores (in-process): {raw:.1}; login reached {:.0}% of it.",
             100.0 * login_rate / raw
-        ),
-        format!(
+        ));
+        notes.push(format!(
             "- JWKS p99 during the login load: {:.2} ms (p50 {:.2} ms).",
             jwks_during.percentile(0.99),
             jwks_during.percentile(0.5)
-        ),
-        format!(
-            "- Idle RSS after start: {idle:.1} MiB. Start to ready on an existing database: {} ms.",
-            ready_in.as_millis()
-        ),
-    ];
+        ));
+    }
     server.stop();
     if let Some(db_name) = pg_db {
         let _ = Command::new("psql")

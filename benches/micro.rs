@@ -10,7 +10,7 @@ use portcullis::crypto::keys::{Alg, KeyRing, SigningKey, StoredKey};
 use portcullis::crypto::random;
 use portcullis::storage::Store;
 use portcullis::storage::grants::{AccessTokenRecord, CodeRecord, GrantRecord};
-use portcullis::storage::refresh::RefreshRecord;
+use portcullis::storage::refresh::{RefreshRecord, Rotation};
 use serde_json::json;
 
 fn ring() -> KeyRing {
@@ -123,14 +123,30 @@ fn store_rotation(c: &mut Criterion) {
     };
     let mut current = random::id();
     store
-        .rotate_refresh_token(None, &record(current.clone()), &access(), None, 0)
+        .rotate_refresh_token(
+            Rotation {
+                old: None,
+                successor: record(current.clone()),
+                access: access(),
+                audit: None,
+            },
+            0,
+        )
         .unwrap();
     c.bench_function("store refresh rotation", |b| {
         b.iter(|| {
             let next = random::id();
             assert!(
                 store
-                    .rotate_refresh_token(Some(&current), &record(next.clone()), &access(), None, 1)
+                    .rotate_refresh_token(
+                        Rotation {
+                            old: Some(current.clone()),
+                            successor: record(next.clone()),
+                            access: access(),
+                            audit: None,
+                        },
+                        1
+                    )
                     .unwrap()
             );
             current = next;

@@ -142,9 +142,10 @@ impl Event {
 
     /// For callers without a provider (the command line).
     pub fn record_in(self, store: &Store, now: i64) {
+        let kind = self.kind.as_str();
         let record = self.build(now);
-        if let Err(e) = store.insert_audit(&record) {
-            tracing::warn!(error = %e, kind = record.kind, "audit event not recorded");
+        if let Err(e) = store.insert_audit(record) {
+            tracing::warn!(error = %e, kind, "audit event not recorded");
         }
     }
 }

@@ -10,6 +10,7 @@ use super::clients::Client;
 use super::{OAuthError, Result};
 use crate::secret::Secret;
 use crate::storage::Store;
+use crate::storage::clients::ClientRecord;
 
 /// How the client presented itself at a client-authenticated endpoint.
 #[derive(Debug)]
@@ -107,8 +108,8 @@ pub fn authenticate(store: &Store, creds: &ClientCredentials) -> Result<Client> 
         ClientCredentials::Missing => return Err(OAuthError::invalid_client().into()),
     };
     let client = store
-        .client(id)?
-        .map(Client::from_record)
+        .client_cached(id)?
+        .map(|record| Client::from_record(ClientRecord::clone(&record)))
         .filter(|c| !c.disabled)
         .ok_or_else(OAuthError::invalid_client)?;
     let ok = match secret {

@@ -33,10 +33,12 @@ pub struct AuditFilter {
 }
 
 impl Store {
-    pub fn insert_audit(&self, record: &AuditRecord) -> StoreResult<()> {
-        diesel::insert_into(audit_events::table)
-            .values(record)
-            .execute(&mut *self.write_conn()?)?;
+    pub fn insert_audit(&self, record: AuditRecord) -> StoreResult<()> {
+        self.write(move |conn| {
+            diesel::insert_into(audit_events::table)
+                .values(&record)
+                .execute(conn)
+        })?;
         Ok(())
     }
 

@@ -2,8 +2,54 @@
 
 use diesel::prelude::*;
 
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
 use super::schema::clients;
 use super::{Store, StoreResult};
+
+/// How stale a cached client may be. Short enough that disabling a client
+/// or rotating its secret on one instance takes effect everywhere almost at
+/// once; long enough that a busy client is read from the database about
+/// once a second instead of on every request.
+pub const CLIENT_CACHE_TTL: Duration = Duration::from_secs(1);
+
+/// Bounds the cache: ids come from requests, so its size must not depend
+/// on what callers send. Only clients that exist are cached.
+const CLIENT_CACHE_MAX: usize = 4096;
+
+/// Recently read clients (see [`Store::client_cached`]).
+#[derive(Default)]
+pub(crate) struct ClientCache {
+    entries: RwLock<HashMap<String, (Instant, Arc<ClientRecord>)>>,
+}
+
+impl ClientCache {
+    fn get(&self, id: &str) -> Option<Arc<ClientRecord>> {
+        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        entries
+            .get(id)
+            .filter(|(read_at, _)| read_at.elapsed() < CLIENT_CACHE_TTL)
+            .map(|(_, record)| record.clone())
+    }
+
+    fn put(&self, record: Arc<ClientRecord>) {
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= CLIENT_CACHE_MAX {
+            entries.retain(|_, (read_at, _)| read_at.elapsed() < CLIENT_CACHE_TTL);
+            if entries.len() >= CLIENT_CACHE_MAX {
+                entries.clear();
+            }
+        }
+        entries.insert(record.id.clone(), (Instant::now(), record));
+    }
+
+    fn forget(&self, id: &str) {
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        entries.remove(id);
+    }
+}
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = clients)]
@@ -29,10 +75,28 @@ pub struct ClientRecord {
 
 impl Store {
     pub fn insert_client(&self, client: &ClientRecord) -> StoreResult<()> {
+        self.client_cache.forget(&client.id);
         diesel::insert_into(clients::table)
             .values(client)
             .execute(&mut *self.write_conn()?)?;
         Ok(())
+    }
+
+    /// The client as of at most [`CLIENT_CACHE_TTL`] ago: for client
+    /// authentication, which every token, introspection and revocation
+    /// request does. Changes made through this instance are seen at once;
+    /// changes made through another instance within the TTL.
+    pub fn client_cached(&self, id: &str) -> StoreResult<Option<Arc<ClientRecord>>> {
+        if let Some(hit) = self.client_cache.get(id) {
+            return Ok(Some(hit));
+        }
+        let Some(record) = self.client(id)? else {
+            // Unknown ids are not cached: anyone can send them.
+            return Ok(None);
+        };
+        let record = Arc::new(record);
+        self.client_cache.put(record.clone());
+        Ok(Some(record))
     }
 
     pub fn client(&self, id: &str) -> StoreResult<Option<ClientRecord>> {
@@ -69,6 +133,7 @@ impl Store {
 
     /// Replaces every editable field (the secret hash included).
     pub fn update_client(&self, client: &ClientRecord) -> StoreResult<bool> {
+        self.client_cache.forget(&client.id);
         let n = diesel::update(clients::table.find(&client.id))
             .set((
                 clients::name.eq(&client.name),
@@ -85,12 +150,17 @@ impl Store {
                 clients::disabled.eq(client.disabled),
             ))
             .execute(&mut *self.write_conn()?)?;
+        // Again after the write: a reader may have cached the old row
+        // between the first forget and the commit.
+        self.client_cache.forget(&client.id);
         Ok(n == 1)
     }
 
     /// Deletes a client and, through the foreign keys, everything issued to it.
     pub fn delete_client(&self, id: &str) -> StoreResult<bool> {
-        Ok(diesel::delete(clients::table.find(id)).execute(&mut *self.write_conn()?)? == 1)
+        let n = diesel::delete(clients::table.find(id)).execute(&mut *self.write_conn()?)?;
+        self.client_cache.forget(id);
+        Ok(n == 1)
     }
 
     pub fn count_clients(&self) -> StoreResult<i64> {

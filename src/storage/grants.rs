@@ -83,21 +83,21 @@ impl Store {
     /// transaction.
     pub fn insert_access_token(
         &self,
-        token: &AccessTokenRecord,
-        audit: Option<&super::audit::AuditRecord>,
+        token: AccessTokenRecord,
+        audit: Option<super::audit::AuditRecord>,
     ) -> StoreResult<()> {
         use super::schema::audit_events;
-        Ok(self.write_conn()?.transaction(|conn| {
+        self.write(move |conn| {
             diesel::insert_into(access_tokens::table)
-                .values(token)
+                .values(&token)
                 .execute(conn)?;
-            if let Some(audit) = audit {
+            if let Some(audit) = &audit {
                 diesel::insert_into(audit_events::table)
                     .values(audit)
                     .execute(conn)?;
             }
-            Ok::<_, diesel::result::Error>(())
-        })?)
+            Ok(())
+        })
     }
 
     pub fn access_token(&self, jti: &str) -> StoreResult<Option<AccessTokenRecord>> {

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use diesel::Connection;
 use diesel::r2d2::{Pool, PooledConnection};
 
 pub mod audit;
@@ -19,6 +20,7 @@ pub mod refresh;
 pub mod schema;
 pub mod sessions;
 pub mod users;
+mod writer;
 
 pub use backend::Backend;
 pub(crate) use backend::Conn;
@@ -34,6 +36,9 @@ pub enum StoreError {
     Migration(String),
     #[error("unsupported database URL; use a SQLite path, sqlite:// or postgres:// URL")]
     UnsupportedUrl,
+    /// A group-commit batch failed as a whole (see `writer`).
+    #[error("database write failed: {message}")]
+    Batch { unavailable: bool, message: String },
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -46,6 +51,7 @@ impl StoreError {
         use diesel::result::{DatabaseErrorKind, Error};
         match self {
             StoreError::Unavailable(_) => true,
+            StoreError::Batch { unavailable, .. } => *unavailable,
             StoreError::Query(Error::DatabaseError(kind, info)) => {
                 matches!(
                     kind,
@@ -70,6 +76,11 @@ pub struct Store {
     /// Set while the database is unreachable, so an outage is logged once
     /// when it starts and once when it ends, not for every request.
     outage: Arc<AtomicBool>,
+    /// Group commit for the hot write paths; `None` inside the writer
+    /// threads themselves.
+    writer: Option<Arc<writer::Writer>>,
+    /// Clients recently read for authentication.
+    client_cache: Arc<clients::ClientCache>,
 }
 
 impl std::fmt::Debug for Store {
@@ -95,14 +106,37 @@ impl Store {
             .test_on_check_out(backend_is_postgres)
             .build(Manager(backend))
             .map_err(|e| StoreError::Migration(format!("cannot open database: {e}")))?;
-        let store = Self {
+        let mut store = Self {
             pool,
             backend_is_postgres,
             sqlite_writer: (!backend_is_postgres).then(|| Arc::new(Mutex::new(()))),
             outage: Arc::new(AtomicBool::new(false)),
+            writer: None,
+            client_cache: Arc::default(),
         };
         store.migrate()?;
+        // SQLite has one writer at a time, so one thread; PostgreSQL takes
+        // concurrent transactions, and a second writer overlaps one batch's
+        // round trips with the next.
+        let writers = if backend_is_postgres { 2 } else { 1 };
+        let writer = writer::Writer::start(store.clone(), writers)
+            .map_err(|e| StoreError::Migration(format!("cannot start the writer: {e}")))?;
+        store.writer = Some(Arc::new(writer));
         Ok(store)
+    }
+
+    /// Runs `f` in a transaction of the group-commit writer and returns its
+    /// result once committed (see `writer`). For the hot write paths; `f`
+    /// must own what it writes.
+    pub(crate) fn write<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        F: FnOnce(&mut Conn) -> Result<T, diesel::result::Error> + Send + 'static,
+        T: Send + 'static,
+    {
+        match &self.writer {
+            Some(writer) => writer.write(f),
+            None => Ok(self.write_conn()?.transaction(f)?),
+        }
     }
 
     pub fn migrate(&self) -> StoreResult<()> {

@@ -26,26 +26,37 @@ pub struct RefreshRecord {
 
 /// What a code redemption writes, all or nothing.
 #[derive(Debug)]
-pub struct CodeRedemption<'a> {
-    pub code_hash: &'a str,
-    pub grant_id: &'a str,
-    pub access: &'a AccessTokenRecord,
-    pub refresh: Option<&'a RefreshRecord>,
+pub struct CodeRedemption {
+    pub code_hash: String,
+    pub grant_id: String,
+    pub access: AccessTokenRecord,
+    pub refresh: Option<RefreshRecord>,
     /// The family's absolute end when a refresh token is issued.
     pub family_expires_at: Option<i64>,
     /// Written in the same transaction.
-    pub audit: Option<&'a AuditRecord>,
+    pub audit: Option<AuditRecord>,
+}
+
+/// What one rotation step writes, all or nothing.
+#[derive(Debug)]
+pub struct Rotation {
+    /// The token to retire; `None` for a grace-window use of a token
+    /// already retired.
+    pub old: Option<String>,
+    pub successor: RefreshRecord,
+    pub access: AccessTokenRecord,
+    pub audit: Option<AuditRecord>,
 }
 
 impl Store {
     /// Marks the code used and records the tokens issued for it, in one
     /// transaction. `false` when the code was already used: of any number of
     /// racing redemptions exactly one wins (a conditional update).
-    pub fn redeem_code(&self, r: &CodeRedemption<'_>, now: i64) -> StoreResult<bool> {
-        Ok(self.write_conn()?.transaction(|conn| {
+    pub fn redeem_code(&self, r: CodeRedemption, now: i64) -> StoreResult<bool> {
+        self.write(move |conn| {
             let won = diesel::update(
                 authorization_codes::table
-                    .filter(authorization_codes::code_hash.eq(r.code_hash))
+                    .filter(authorization_codes::code_hash.eq(&r.code_hash))
                     .filter(authorization_codes::used_at.is_null()),
             )
             .set(authorization_codes::used_at.eq(now))
@@ -55,23 +66,23 @@ impl Store {
                 return Ok::<_, diesel::result::Error>(false);
             }
             diesel::insert_into(access_tokens::table)
-                .values(r.access)
+                .values(&r.access)
                 .execute(conn)?;
-            if let Some(audit) = r.audit {
+            if let Some(audit) = &r.audit {
                 diesel::insert_into(audit_events::table)
                     .values(audit)
                     .execute(conn)?;
             }
-            if let Some(refresh) = r.refresh {
+            if let Some(refresh) = &r.refresh {
                 diesel::insert_into(refresh_tokens::table)
                     .values(refresh)
                     .execute(conn)?;
-                diesel::update(grants::table.find(r.grant_id))
+                diesel::update(grants::table.find(&r.grant_id))
                     .set(grants::expires_at.eq(r.family_expires_at))
                     .execute(conn)?;
             }
             Ok(true)
-        })?)
+        })
     }
 
     pub fn refresh_token_with_grant(
@@ -86,19 +97,13 @@ impl Store {
             .optional()?)
     }
 
-    /// One rotation step: retire `old` (unless it is `None`, for the grace
-    /// window), store its successor and the new access token. `false` when
-    /// `old` was already retired, i.e. another request rotated it first.
-    pub fn rotate_refresh_token(
-        &self,
-        old: Option<&str>,
-        successor: &RefreshRecord,
-        access: &AccessTokenRecord,
-        audit: Option<&AuditRecord>,
-        now: i64,
-    ) -> StoreResult<bool> {
-        Ok(self.write_conn()?.transaction(|conn| {
-            if let Some(old) = old {
+    /// One rotation step: retire the old token (unless the step has none,
+    /// for the grace window), store its successor and the new access token.
+    /// `false` when the old token was already retired, i.e. another request
+    /// rotated it first.
+    pub fn rotate_refresh_token(&self, r: Rotation, now: i64) -> StoreResult<bool> {
+        self.write(move |conn| {
+            if let Some(old) = &r.old {
                 let retired = diesel::update(
                     refresh_tokens::table
                         .filter(refresh_tokens::token_hash.eq(old))
@@ -107,34 +112,37 @@ impl Store {
                 .set(refresh_tokens::retired_at.eq(now))
                 .execute(conn)?;
                 if retired == 0 {
-                    return Ok::<_, diesel::result::Error>(false);
+                    return Ok(false);
                 }
             }
             diesel::insert_into(refresh_tokens::table)
-                .values(successor)
+                .values(&r.successor)
                 .execute(conn)?;
             diesel::insert_into(access_tokens::table)
-                .values(access)
+                .values(&r.access)
                 .execute(conn)?;
-            if let Some(audit) = audit {
+            if let Some(audit) = &r.audit {
                 diesel::insert_into(audit_events::table)
                     .values(audit)
                     .execute(conn)?;
             }
             Ok(true)
-        })?)
+        })
     }
 
     /// Spends a retired token's single grace-window use. Conditional, so of
     /// racing requests exactly one gets `true`.
     pub fn claim_grace_use(&self, token_hash: &str) -> StoreResult<bool> {
-        let n = diesel::update(
-            refresh_tokens::table
-                .filter(refresh_tokens::token_hash.eq(token_hash))
-                .filter(refresh_tokens::grace_used.eq(false)),
-        )
-        .set(refresh_tokens::grace_used.eq(true))
-        .execute(&mut *self.write_conn()?)?;
+        let token_hash = token_hash.to_owned();
+        let n = self.write(move |conn| {
+            diesel::update(
+                refresh_tokens::table
+                    .filter(refresh_tokens::token_hash.eq(&token_hash))
+                    .filter(refresh_tokens::grace_used.eq(false)),
+            )
+            .set(refresh_tokens::grace_used.eq(true))
+            .execute(conn)
+        })?;
         Ok(n == 1)
     }
 

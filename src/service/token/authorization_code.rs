@@ -64,14 +64,14 @@ fn issue(
         .detail(GRANT_AUTHORIZATION_CODE)
         .build(p.now());
     let redemption = CodeRedemption {
-        audit: Some(&audit),
-        code_hash,
-        grant_id: &grant.id,
-        access: &access.record,
-        refresh: refresh.as_ref().map(|(_, r)| r),
+        audit: Some(audit),
+        code_hash: code_hash.to_owned(),
+        grant_id: grant.id.clone(),
+        access: access.record,
+        refresh: refresh.as_ref().map(|(_, r)| r.clone()),
         family_expires_at: refresh.as_ref().map(|_| family_expires_at),
     };
-    if !p.store.redeem_code(&redemption, p.now())? {
+    if !p.store.redeem_code(redemption, p.now())? {
         return Err(replayed(p, grant, p.now()));
     }
     let id_token = match scope.contains("openid") {

@@ -44,7 +44,7 @@ pub(super) fn exchange(p: &Provider, client: &Client, params: &Params) -> Result
         .client(client.id.to_string())
         .detail(GRANT_CLIENT_CREDENTIALS)
         .build(p.now());
-    p.store.insert_access_token(&access.record, Some(&audit))?;
+    p.store.insert_access_token(access.record, Some(audit))?;
     tracing::info!(client_id = %client.id, grant_type = GRANT_CLIENT_CREDENTIALS, "tokens issued");
     Ok(TokenResponse {
         access_token: access.token,

@@ -18,7 +18,7 @@ use crate::service::params::Params;
 use crate::service::scope::Scope;
 use crate::service::{Error, ErrorCode, OAuthError, Provider, Result};
 use crate::storage::grants::GrantRecord;
-use crate::storage::refresh::RefreshRecord;
+use crate::storage::refresh::{RefreshRecord, Rotation};
 
 pub(super) fn exchange(p: &Provider, client: &Client, params: &Params) -> Result<TokenResponse> {
     let presented = params.require("refresh_token")?;
@@ -91,14 +91,14 @@ fn rotate(
         .detail(format!("family {}", grant.id))
         .build(now);
     // A token already retired (grace window) is not retired again.
-    let old = token
-        .retired_at
-        .is_none()
-        .then_some(token.token_hash.as_str());
-    if !p
-        .store
-        .rotate_refresh_token(old, &record, &access.record, Some(&audit), now)?
-    {
+    let old = token.retired_at.is_none().then(|| token.token_hash.clone());
+    let step = |old: Option<String>| Rotation {
+        old,
+        successor: record.clone(),
+        access: access.record.clone(),
+        audit: Some(audit.clone()),
+    };
+    if !p.store.rotate_refresh_token(step(old), now)? {
         // Lost a race: another request rotated this token first.
         let retired_at = p
             .store
@@ -107,10 +107,7 @@ fn rotate(
         if !grace_allows(p, &token.token_hash, retired_at, now)? {
             return Err(reuse_detected(p, grant, now));
         }
-        if !p
-            .store
-            .rotate_refresh_token(None, &record, &access.record, Some(&audit), now)?
-        {
+        if !p.store.rotate_refresh_token(step(None), now)? {
             return Err(reuse_detected(p, grant, now));
         }
     }
