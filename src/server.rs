@@ -50,6 +50,7 @@ pub fn build(
         0 => std::thread::available_parallelism().map_or(2, usize::from),
         n => n,
     };
+    let blocking_threads = (provider.config.database.pool_size as usize).max(4);
     let https = provider.config.issuer_is_https();
     let provider_shutdown = provider.config.server.shutdown_timeout_secs;
     let data = Data::from(provider);
@@ -62,6 +63,9 @@ pub fn build(
             .wrap(from_fn(crate::http::access_log))
     })
     .workers(workers)
+    // Blocking work is database work: more threads than connections only
+    // queue on the pool, and every extra thread is another context switch.
+    .worker_max_blocking_threads(blocking_threads)
     .shutdown_timeout(provider_shutdown)
     .listen(listener)?;
     if signals == Signals::Ignore {

@@ -128,7 +128,7 @@ impl Event {
     /// token paths: one commit instead of two).
     pub fn build(self, now: i64) -> AuditRecord {
         AuditRecord {
-            id: random::id(),
+            id: random::ordered_id(),
             at: now,
             kind: self.kind.as_str().to_owned(),
             outcome: if self.success { "success" } else { "failure" }.to_owned(),

@@ -36,9 +36,9 @@ pub enum StoreError {
     Migration(String),
     #[error("unsupported database URL; use a SQLite path, sqlite:// or postgres:// URL")]
     UnsupportedUrl,
-    /// A group-commit batch failed as a whole (see `writer`).
+    /// A group-commit write failed as a whole (see `writer`).
     #[error("database write failed: {message}")]
-    Batch { unavailable: bool, message: String },
+    Write { unavailable: bool, message: String },
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -51,7 +51,7 @@ impl StoreError {
         use diesel::result::{DatabaseErrorKind, Error};
         match self {
             StoreError::Unavailable(_) => true,
-            StoreError::Batch { unavailable, .. } => *unavailable,
+            StoreError::Write { unavailable, .. } => *unavailable,
             StoreError::Query(Error::DatabaseError(kind, info)) => {
                 matches!(
                     kind,
@@ -104,7 +104,7 @@ impl Store {
             // checked on checkout; a SQLite connection cannot, and checking
             // would cost a query on every checkout of the hot paths.
             .test_on_check_out(backend_is_postgres)
-            .build(Manager(backend))
+            .build(Manager(backend.clone()))
             .map_err(|e| StoreError::Migration(format!("cannot open database: {e}")))?;
         let mut store = Self {
             pool,
@@ -119,18 +119,19 @@ impl Store {
         // concurrent transactions, and a second writer overlaps one batch's
         // round trips with the next.
         let writers = if backend_is_postgres { 2 } else { 1 };
-        let writer = writer::Writer::start(store.clone(), writers)
+        let writer = writer::Writer::start(store.clone(), Manager(backend), writers)
             .map_err(|e| StoreError::Migration(format!("cannot start the writer: {e}")))?;
         store.writer = Some(Arc::new(writer));
         Ok(store)
     }
 
     /// Runs `f` in a transaction of the group-commit writer and returns its
-    /// result once committed (see `writer`). For the hot write paths; `f`
-    /// must own what it writes.
+    /// result once committed (see `writer`). For the hot write paths. `f`
+    /// owns what it writes and may run more than once (after a rollback), so
+    /// it must do nothing but its statements.
     pub(crate) fn write<T, F>(&self, f: F) -> StoreResult<T>
     where
-        F: FnOnce(&mut Conn) -> Result<T, diesel::result::Error> + Send + 'static,
+        F: FnMut(&mut Conn) -> Result<T, diesel::result::Error> + Send + 'static,
         T: Send + 'static,
     {
         match &self.writer {
@@ -154,30 +155,44 @@ impl Store {
 
     /// A connection for a statement or transaction that writes.
     pub(crate) fn write_conn(&self) -> StoreResult<WriteConn<'_>> {
-        let guard = self
-            .sqlite_writer
-            .as_ref()
-            .map(|lock| lock.lock().unwrap_or_else(|e| e.into_inner()));
+        let guard = self.sqlite_write_lock();
         Ok(WriteConn {
             conn: self.conn()?,
             _guard: guard,
         })
     }
 
+    /// This process's turn to write, on SQLite.
+    fn sqlite_write_lock(&self) -> Option<MutexGuard<'_, ()>> {
+        self.sqlite_writer
+            .as_ref()
+            .map(|lock| lock.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
     pub(crate) fn conn(&self) -> StoreResult<PooledConnection<Manager>> {
         match self.pool.get() {
             Ok(conn) => {
-                if self.outage.swap(false, Ordering::Relaxed) {
-                    tracing::info!("database reachable again");
-                }
+                self.reachable();
                 Ok(conn)
             }
             Err(e) => {
-                if !self.outage.swap(true, Ordering::Relaxed) {
-                    tracing::error!(error = %e, "database unreachable; answering 503 until it is back");
-                }
+                self.unreachable(&e);
                 Err(e.into())
             }
+        }
+    }
+
+    /// A connection was made: ends an outage, logging that once.
+    fn reachable(&self) {
+        if self.outage.swap(false, Ordering::Relaxed) {
+            tracing::info!("database reachable again");
+        }
+    }
+
+    /// A connection could not be made: starts an outage, logging it once.
+    fn unreachable(&self, e: &dyn std::fmt::Display) {
+        if !self.outage.swap(true, Ordering::Relaxed) {
+            tracing::error!(error = %e, "database unreachable; answering 503 until it is back");
         }
     }
 }

@@ -1,157 +1,257 @@
 //! Group commit for the hot write paths (token issue, refresh rotation, code
 //! redemption, audit rows).
 //!
-//! Callers hand a closure to a writer thread and block until its batch has
-//! committed. The thread takes every job waiting in the queue, runs each one
-//! in its own savepoint inside one transaction, and commits once. Under load
-//! one commit then covers many requests: SQLite appends each changed page to
-//! its WAL once per batch instead of once per request, and PostgreSQL
-//! flushes its WAL once per batch. A job that fails rolls back only its own
-//! savepoint; the batch still commits. The result reaches the caller only
-//! after the commit, so nothing is reported done that could still be lost.
+//! Callers hand a closure to a writer thread and block until it has
+//! committed. The thread takes every job waiting in the queue, runs them one
+//! after another in one transaction, and commits once. Under load one commit
+//! then covers many requests: SQLite appends each changed page to its WAL
+//! once per batch instead of once per request, and PostgreSQL flushes its
+//! WAL once per batch. The result reaches the caller only after the commit,
+//! so nothing is reported done that could still be lost.
 //!
 //! Jobs run one after another, so a batch behaves exactly as if its jobs had
 //! committed one by one in queue order: conditional updates (a code used
-//! once, a refresh token retired once) keep their meaning.
+//! once, a refresh token retired once) keep their meaning. A job whose
+//! statements fail (rare: a constraint, a lost connection) must not take the
+//! others down, so the batch is then rolled back and every job runs again
+//! in a transaction of its own. That is cheaper than a savepoint around every
+//! job, which would cost two more statements per job on the common path, and
+//! it is why a job may run more than once: it must do nothing but its
+//! statements.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::sync::{Arc, Mutex};
 
 use diesel::Connection;
+use diesel::r2d2::{ManageConnection, R2D2Connection};
 use diesel::result::Error as DieselError;
 
+use super::backend::Manager;
 use super::{Conn, Store, StoreError, StoreResult};
 
 /// The most jobs one transaction takes; bounds how long a batch holds the
 /// SQLite write lock.
 const MAX_BATCH: usize = 128;
 
-/// Runs one job in the open transaction (or, given no connection, skips it);
-/// returns what delivers its result once the commit outcome is known.
-type Job = Box<dyn FnOnce(Option<&mut Conn>) -> Completion + Send>;
-type Completion = Box<dyn FnOnce(Option<&BatchFailure>) + Send>;
-
-/// Why a whole batch failed, handed to every job in it.
-#[derive(Debug, Clone)]
-struct BatchFailure {
-    unavailable: bool,
-    message: String,
+/// A queued write and the caller waiting for it.
+trait Job: Send {
+    /// Runs the job's statements in the open transaction and keeps their
+    /// result; `false` when they failed.
+    fn run(&mut self, conn: &mut Conn) -> bool;
+    /// Hands the caller its result, or the failure of its transaction.
+    fn finish(self: Box<Self>, failure: Option<&StoreError>);
 }
+
+struct Pending<T, F> {
+    f: F,
+    result: Option<Result<T, DieselError>>,
+    done: SyncSender<StoreResult<T>>,
+}
+
+impl<T, F> Job for Pending<T, F>
+where
+    F: FnMut(&mut Conn) -> Result<T, DieselError> + Send,
+    T: Send,
+{
+    fn run(&mut self, conn: &mut Conn) -> bool {
+        let result = (self.f)(conn);
+        let ok = result.is_ok();
+        self.result = Some(result);
+        ok
+    }
+
+    fn finish(self: Box<Self>, failure: Option<&StoreError>) {
+        let outcome = match (failure, self.result) {
+            (Some(e), _) => Err(StoreError::Write {
+                unavailable: e.is_unavailable(),
+                message: e.to_string(),
+            }),
+            (None, Some(result)) => result.map_err(StoreError::from),
+            (None, None) => Err(writer_gone()),
+        };
+        // The caller may have gone; nothing to do then.
+        let _ = self.done.send(outcome);
+    }
+}
+
+type Queue = Box<dyn Job>;
 
 /// The queue in front of the writer threads.
 pub(super) struct Writer {
-    queue: Sender<Job>,
+    queue: Sender<Queue>,
 }
 
 impl Writer {
-    /// Starts `threads` writers draining one queue. `store` is what they
-    /// write through; it must not itself hold a writer.
-    pub(super) fn start(store: Store, threads: usize) -> std::io::Result<Self> {
-        let (queue, jobs) = mpsc::channel::<Job>();
+    /// Starts `threads` writers draining one queue, each with a connection
+    /// of its own (its page cache stays warm: it is the only one writing).
+    /// `store` supplies the SQLite writer lock and outage reporting; it must
+    /// not itself hold a writer.
+    pub(super) fn start(store: Store, manager: Manager, threads: usize) -> std::io::Result<Self> {
+        let (queue, jobs) = mpsc::channel::<Queue>();
         let jobs = Arc::new(Mutex::new(jobs));
+        let manager = Arc::new(manager);
         for i in 0..threads.max(1) {
-            let (store, jobs) = (store.clone(), jobs.clone());
+            let thread = Thread {
+                store: store.clone(),
+                manager: manager.clone(),
+                conn: None,
+            };
+            let jobs = jobs.clone();
             std::thread::Builder::new()
                 .name(format!("db-writer-{i}"))
-                .spawn(move || run(&store, &jobs))?;
+                .spawn(move || thread.run(&jobs))?;
         }
         Ok(Self { queue })
     }
 
-    /// Queues `f` and waits for its batch to commit.
+    /// Queues `f` and waits until it has committed.
     pub(super) fn write<T, F>(&self, f: F) -> StoreResult<T>
     where
-        F: FnOnce(&mut Conn) -> Result<T, DieselError> + Send + 'static,
+        F: FnMut(&mut Conn) -> Result<T, DieselError> + Send + 'static,
         T: Send + 'static,
     {
         let (done, outcome) = mpsc::sync_channel::<StoreResult<T>>(1);
-        self.queue.send(job(f, done)).map_err(|_| writer_gone())?;
+        let job = Box::new(Pending {
+            f,
+            result: None,
+            done,
+        });
+        self.queue.send(job).map_err(|_| writer_gone())?;
         outcome.recv().unwrap_or_else(|_| Err(writer_gone()))
     }
 }
 
-fn job<T, F>(f: F, done: SyncSender<StoreResult<T>>) -> Job
-where
-    F: FnOnce(&mut Conn) -> Result<T, DieselError> + Send + 'static,
-    T: Send + 'static,
-{
-    Box::new(move |conn: Option<&mut Conn>| {
-        // A nested transaction is a savepoint: a failing job undoes only
-        // its own statements.
-        let result = conn.map(|conn| conn.transaction(f));
-        Box::new(move |failure: Option<&BatchFailure>| {
-            let outcome = match failure {
-                Some(f) => Err(StoreError::Batch {
-                    unavailable: f.unavailable,
-                    message: f.message.clone(),
-                }),
-                None => match result {
-                    Some(result) => result.map_err(StoreError::from),
-                    None => Err(writer_gone()),
-                },
-            };
-            // The caller may have gone; nothing to do then.
-            let _ = done.send(outcome);
-        })
-    })
-}
-
 fn writer_gone() -> StoreError {
-    StoreError::Batch {
+    StoreError::Write {
         unavailable: true,
         message: "the database writer stopped".into(),
     }
 }
 
-/// A writer thread: until every queue handle is dropped, take a batch, run
-/// it, deliver the outcome.
-fn run(store: &Store, jobs: &Mutex<Receiver<Job>>) {
-    loop {
-        let batch = {
-            let jobs = jobs.lock().unwrap_or_else(|e| e.into_inner());
-            let Ok(first) = jobs.recv() else { return };
-            let mut batch = vec![first];
-            while batch.len() < MAX_BATCH {
-                match jobs.try_recv() {
-                    Ok(job) => batch.push(job),
-                    Err(_) => break,
+/// How a batch ended.
+enum Outcome {
+    /// Every job committed, or each ran in its own transaction and carries
+    /// its own result (`Some` failure for a job whose commit failed).
+    Done(Vec<Option<StoreError>>),
+    /// The whole batch failed; no job's statements took effect.
+    Failed(StoreError),
+}
+
+/// One writer thread and its connection.
+struct Thread {
+    store: Store,
+    manager: Arc<Manager>,
+    conn: Option<Conn>,
+}
+
+impl Thread {
+    /// Until every queue handle is dropped: take a batch, run it, deliver
+    /// the outcome.
+    fn run(mut self, jobs: &Mutex<Receiver<Queue>>) {
+        loop {
+            let batch = {
+                let jobs = jobs.lock().unwrap_or_else(|e| e.into_inner());
+                let Ok(first) = jobs.recv() else { return };
+                let mut batch = vec![first];
+                while batch.len() < MAX_BATCH {
+                    match jobs.try_recv() {
+                        Ok(job) => batch.push(job),
+                        Err(_) => break,
+                    }
+                }
+                batch
+            };
+            // A panicking job must not take the writer down with it; its
+            // callers see the dropped channel as an error.
+            if catch_unwind(AssertUnwindSafe(|| self.commit(batch))).is_err() {
+                self.conn = None;
+            }
+        }
+    }
+
+    fn commit(&mut self, mut batch: Vec<Queue>) {
+        // A connection that died while idle (a database restart) fails at
+        // BEGIN, before any job ran: reconnect and try once more.
+        let had_conn = self.conn.is_some();
+        let mut outcome = self.execute(&mut batch);
+        if matches!(outcome, Outcome::Failed(_)) && had_conn && self.conn.is_none() {
+            outcome = self.execute(&mut batch);
+        }
+        match outcome {
+            Outcome::Done(failures) => {
+                for (job, failure) in batch.into_iter().zip(failures) {
+                    job.finish(failure.as_ref());
                 }
             }
-            batch
+            Outcome::Failed(e) => {
+                // An outage is logged once by the store; anything else here.
+                if !e.is_unavailable() {
+                    tracing::warn!(error = %e, jobs = batch.len(), "write batch failed");
+                }
+                for job in batch {
+                    job.finish(Some(&e));
+                }
+            }
+        }
+    }
+
+    /// Runs the batch in one transaction, or job by job if one of them fails.
+    fn execute(&mut self, batch: &mut [Queue]) -> Outcome {
+        let _guard = self.store.sqlite_write_lock();
+        let conn = match &mut self.conn {
+            Some(conn) => conn,
+            slot => match self.manager.connect() {
+                Ok(conn) => {
+                    self.store.reachable();
+                    slot.insert(conn)
+                }
+                Err(e) => {
+                    self.store.unreachable(&e);
+                    return Outcome::Failed(StoreError::Write {
+                        unavailable: true,
+                        message: format!("cannot connect: {e}"),
+                    });
+                }
+            },
         };
-        // A panicking job must not take the writer down with it; its
-        // callers see the dropped channel as an error.
-        let _ = catch_unwind(AssertUnwindSafe(|| commit(store, batch)));
+        let mut a_job_failed = false;
+        let together = conn.transaction(|conn| {
+            for job in batch.iter_mut() {
+                if !job.run(conn) {
+                    a_job_failed = true;
+                    return Err(DieselError::RollbackTransaction);
+                }
+            }
+            Ok(())
+        });
+        let outcome = match together {
+            Ok(()) => Outcome::Done(batch.iter().map(|_| None).collect()),
+            Err(_) if a_job_failed => Outcome::Done(
+                batch
+                    .iter_mut()
+                    .map(|job| alone(conn, job.as_mut()))
+                    .collect(),
+            ),
+            Err(e) => Outcome::Failed(e.into()),
+        };
+        if conn.is_broken() || matches!(&outcome, Outcome::Failed(e) if e.is_unavailable()) {
+            self.conn = None;
+        }
+        outcome
     }
 }
 
-fn commit(store: &Store, batch: Vec<Job>) {
-    let mut completions = Vec::with_capacity(batch.len());
-    let outcome = match store.write_conn() {
-        Ok(mut conn) => conn
-            .transaction(|conn| {
-                for job in batch {
-                    completions.push(job(Some(&mut *conn)));
-                }
-                Ok::<_, DieselError>(())
-            })
-            .map_err(StoreError::from),
-        Err(e) => {
-            completions.extend(batch.into_iter().map(|job| job(None)));
-            Err(e)
-        }
-    };
-    let failure = outcome.err().map(|e| BatchFailure {
-        unavailable: e.is_unavailable(),
-        message: e.to_string(),
-    });
-    // An outage is logged once by the pool; any other failure here.
-    if let Some(f) = failure.as_ref().filter(|f| !f.unavailable) {
-        tracing::warn!(error = %f.message, jobs = completions.len(), "write batch failed");
-    }
-    for complete in completions {
-        complete(failure.as_ref());
+/// Runs one job in a transaction of its own. A job whose statements fail
+/// keeps their error as its result; only a failed BEGIN or COMMIT is
+/// returned.
+fn alone(conn: &mut Conn, job: &mut dyn Job) -> Option<StoreError> {
+    match conn.transaction(|conn| match job.run(conn) {
+        true => Ok(()),
+        false => Err(DieselError::RollbackTransaction),
+    }) {
+        Ok(()) | Err(DieselError::RollbackTransaction) => None,
+        Err(e) => Some(e.into()),
     }
 }
 
@@ -164,10 +264,13 @@ mod tests {
     use super::super::schema::server_secrets;
     use super::*;
 
-    fn insert(name: String) -> impl FnOnce(&mut Conn) -> Result<usize, DieselError> {
+    fn insert(name: String) -> impl FnMut(&mut Conn) -> Result<usize, DieselError> {
         move |conn| {
             diesel::insert_into(server_secrets::table)
-                .values((server_secrets::name.eq(name), server_secrets::value.eq("v")))
+                .values((
+                    server_secrets::name.eq(&name),
+                    server_secrets::value.eq("v"),
+                ))
                 .execute(conn)
         }
     }

@@ -339,7 +339,7 @@ fn issue_code(
     let now = p.now();
     let code = Secret::new(random::prefixed_secret("pcc_"));
     let grant = GrantRecord {
-        id: random::id(),
+        id: random::ordered_id(),
         client_id: pending.client_id.clone(),
         user_id: Some(session.user_id.clone()),
         session_id: Some(session.id.clone()),

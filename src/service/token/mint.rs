@@ -34,7 +34,7 @@ pub fn access_token(
     let ttl = client
         .access_token_ttl
         .unwrap_or(p.config.tokens.access_token_ttl_secs);
-    let jti = random::id();
+    let jti = random::ordered_id();
     let claims = json!({
         "iss": p.config.issuer,
         "sub": sub,
@@ -130,7 +130,7 @@ pub fn refresh_token(
         .unwrap_or(p.config.tokens.refresh_token_idle_ttl_secs);
     let record = RefreshRecord {
         token_hash: random::sha256_hex(&token),
-        id: random::id(),
+        id: random::ordered_id(),
         grant_id: grant_id.to_owned(),
         client_id: client.id.to_string(),
         created_at: now,
