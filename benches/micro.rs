@@ -8,9 +8,10 @@ use criterion::{Criterion, black_box, criterion_group, criterion_main};
 use portcullis::crypto::jwt;
 use portcullis::crypto::keys::{Alg, KeyRing, SigningKey, StoredKey};
 use portcullis::crypto::random;
+use portcullis::service::audit;
 use portcullis::storage::Store;
 use portcullis::storage::grants::{AccessTokenRecord, CodeRecord, GrantRecord};
-use portcullis::storage::refresh::{RefreshRecord, Rotation};
+use portcullis::storage::refresh::{CodeRedemption, RefreshRecord, RefreshWrite, Rotation};
 use serde_json::json;
 
 fn ring() -> KeyRing {
@@ -121,34 +122,34 @@ fn store_rotation(c: &mut Criterion) {
         expires_at: i64::MAX,
         revoked_at: None,
     };
-    let mut current = random::id();
-    store
-        .rotate_refresh_token(
-            Rotation {
-                old: None,
-                successor: record(current.clone()),
-                access: access(),
-                audit: None,
-            },
-            0,
-        )
-        .unwrap();
+    let first = random::id();
+    let redemption = CodeRedemption {
+        code_hash: code.code_hash.clone(),
+        grant_id: grant.id.clone(),
+        access: access(),
+        refresh: Some(record(first.clone())),
+        family_expires_at: Some(i64::MAX),
+        audit: None,
+    };
+    assert!(store.redeem_code(redemption, 0).unwrap());
+    let mut current = first;
     c.bench_function("store refresh rotation", |b| {
         b.iter(|| {
             let next = random::id();
-            assert!(
-                store
-                    .rotate_refresh_token(
-                        Rotation {
-                            old: Some(current.clone()),
-                            successor: record(next.clone()),
-                            access: access(),
-                            audit: None,
-                        },
-                        1
-                    )
-                    .unwrap()
-            );
+            let (successor, access) = (record(next.clone()), access());
+            let audit = audit::event(audit::Kind::TokenRefreshed).build(1);
+            let rotated = store
+                .refresh_step(current.clone(), move |_, _| {
+                    let write = RefreshWrite::Rotate(Box::new(Rotation {
+                        retire: true,
+                        successor: successor.clone(),
+                        access: access.clone(),
+                        audit: audit.clone(),
+                    }));
+                    (write, ())
+                })
+                .unwrap();
+            assert!(rotated.is_some());
             current = next;
         })
     });

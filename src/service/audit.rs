@@ -78,6 +78,7 @@ pub struct Event {
     subject: Option<String>,
     client: Option<String>,
     detail: Option<String>,
+    source_ip: Option<String>,
 }
 
 pub fn event(kind: Kind) -> Event {
@@ -88,7 +89,14 @@ pub fn event(kind: Kind) -> Event {
         subject: None,
         client: None,
         detail: None,
+        source_ip: source_ip(),
     }
+}
+
+/// The address of the request this thread is serving, for an event built
+/// on another thread (the database writer).
+pub fn source_ip() -> Option<String> {
+    SOURCE_IP.with(|s| s.borrow().clone())
 }
 
 impl Event {
@@ -106,6 +114,19 @@ impl Event {
     /// The user acted upon.
     pub fn subject(mut self, user_id: impl Into<String>) -> Self {
         self.subject = Some(user_id.into());
+        self
+    }
+
+    /// The user acted upon, if there is one.
+    pub fn subject_opt(mut self, user_id: Option<String>) -> Self {
+        self.subject = user_id;
+        self
+    }
+
+    /// Where the request came from, when the event is built off the
+    /// request's thread (see [`source_ip`]).
+    pub fn source_ip(mut self, ip: Option<String>) -> Self {
+        self.source_ip = ip;
         self
     }
 
@@ -135,7 +156,7 @@ impl Event {
             actor_user_id: self.actor,
             subject_user_id: self.subject,
             client_id: self.client,
-            source_ip: SOURCE_IP.with(|s| s.borrow().clone()),
+            source_ip: self.source_ip,
             detail: self.detail,
         }
     }

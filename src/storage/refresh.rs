@@ -37,15 +37,27 @@ pub struct CodeRedemption {
     pub audit: Option<AuditRecord>,
 }
 
-/// What one rotation step writes, all or nothing.
+/// What a refresh request writes, decided by the caller from the presented
+/// token's record and its grant (see [`Store::refresh_step`]).
 #[derive(Debug)]
+pub enum RefreshWrite {
+    /// Nothing: the request is refused as it stands.
+    Nothing,
+    /// Rotate the presented token.
+    Rotate(Box<Rotation>),
+    /// A retired token came back: revoke the whole family.
+    RevokeFamily { at: i64, audit: AuditRecord },
+}
+
+/// Retire the presented token (or, when `retire` is false, spend the one
+/// extra use the grace window allows a retired token), and record its
+/// successor and the new access token.
+#[derive(Debug, Clone)]
 pub struct Rotation {
-    /// The token to retire; `None` for a grace-window use of a token
-    /// already retired.
-    pub old: Option<String>,
+    pub retire: bool,
     pub successor: RefreshRecord,
     pub access: AccessTokenRecord,
-    pub audit: Option<AuditRecord>,
+    pub audit: AuditRecord,
 }
 
 impl Store {
@@ -97,62 +109,79 @@ impl Store {
             .optional()?)
     }
 
-    /// One rotation step: retire the old token (unless the step has none,
-    /// for the grace window), store its successor and the new access token.
-    /// `false` when the old token was already retired, i.e. another request
-    /// rotated it first.
-    pub fn rotate_refresh_token(&self, r: Rotation, now: i64) -> StoreResult<bool> {
+    /// One refresh request, start to end, in a single writer transaction:
+    /// finds the presented token and its grant, lets `decide` choose what to
+    /// write, and writes it. `None` for an unknown token.
+    ///
+    /// The retirement and the grace use are conditional updates, so two
+    /// requests presenting the same token, even on different instances,
+    /// cannot both rotate it: the one that finds its update already done
+    /// reads the record again and decides anew (which then sees reuse).
+    pub fn refresh_step<R, D>(&self, token_hash: String, mut decide: D) -> StoreResult<Option<R>>
+    where
+        D: FnMut(&RefreshRecord, &GrantRecord) -> (RefreshWrite, R) + Send + 'static,
+        R: Send + 'static,
+    {
         self.write(move |conn| {
-            if let Some(old) = &r.old {
-                let retired = diesel::update(
-                    refresh_tokens::table
-                        .filter(refresh_tokens::token_hash.eq(old))
-                        .filter(refresh_tokens::retired_at.is_null()),
-                )
-                .set(refresh_tokens::retired_at.eq(now))
-                .execute(conn)?;
-                if retired == 0 {
-                    return Ok(false);
-                }
-            }
-            diesel::insert_into(refresh_tokens::table)
-                .values(&r.successor)
-                .execute(conn)?;
-            diesel::insert_into(access_tokens::table)
-                .values(&r.access)
-                .execute(conn)?;
-            if let Some(audit) = &r.audit {
-                diesel::insert_into(audit_events::table)
-                    .values(audit)
-                    .execute(conn)?;
-            }
-            Ok(true)
-        })
-    }
-
-    /// Spends a retired token's single grace-window use. Conditional, so of
-    /// racing requests exactly one gets `true`.
-    pub fn claim_grace_use(&self, token_hash: &str) -> StoreResult<bool> {
-        let token_hash = token_hash.to_owned();
-        let n = self.write(move |conn| {
-            diesel::update(
-                refresh_tokens::table
+            // Each lost race changes the record for good (retired, grace
+            // spent), so this ends within three rounds.
+            for _ in 0..3 {
+                let Some((token, grant)) = refresh_tokens::table
+                    .inner_join(grants::table)
                     .filter(refresh_tokens::token_hash.eq(&token_hash))
-                    .filter(refresh_tokens::grace_used.eq(false)),
-            )
-            .set(refresh_tokens::grace_used.eq(true))
-            .execute(conn)
-        })?;
-        Ok(n == 1)
-    }
-
-    /// When a refresh token was retired, read after a lost rotation race.
-    pub fn refresh_token_retired_at(&self, token_hash: &str) -> StoreResult<Option<i64>> {
-        Ok(refresh_tokens::table
-            .find(token_hash)
-            .select(refresh_tokens::retired_at)
-            .first::<Option<i64>>(&mut *self.conn()?)
-            .optional()?
-            .flatten())
+                    .select((RefreshRecord::as_select(), GrantRecord::as_select()))
+                    .first(conn)
+                    .optional()?
+                else {
+                    return Ok(None);
+                };
+                let (write, result) = decide(&token, &grant);
+                match write {
+                    RefreshWrite::Nothing => {}
+                    RefreshWrite::Rotate(rotation) => {
+                        let Rotation {
+                            retire,
+                            successor,
+                            access,
+                            audit,
+                        } = *rotation;
+                        let presented = refresh_tokens::table
+                            .filter(refresh_tokens::token_hash.eq(&token_hash));
+                        let won = match retire {
+                            true => diesel::update(
+                                presented.filter(refresh_tokens::retired_at.is_null()),
+                            )
+                            .set(refresh_tokens::retired_at.eq(successor.created_at))
+                            .execute(conn)?,
+                            false => diesel::update(
+                                presented.filter(refresh_tokens::grace_used.eq(false)),
+                            )
+                            .set(refresh_tokens::grace_used.eq(true))
+                            .execute(conn)?,
+                        } == 1;
+                        if !won {
+                            continue;
+                        }
+                        diesel::insert_into(refresh_tokens::table)
+                            .values(&successor)
+                            .execute(conn)?;
+                        diesel::insert_into(access_tokens::table)
+                            .values(&access)
+                            .execute(conn)?;
+                        diesel::insert_into(audit_events::table)
+                            .values(&audit)
+                            .execute(conn)?;
+                    }
+                    RefreshWrite::RevokeFamily { at, audit } => {
+                        super::grants::revoke_grant_in(conn, &grant.id, at)?;
+                        diesel::insert_into(audit_events::table)
+                            .values(&audit)
+                            .execute(conn)?;
+                    }
+                }
+                return Ok(Some(result));
+            }
+            Err(diesel::result::Error::RollbackTransaction)
+        })
     }
 }

@@ -30,39 +30,71 @@ pub fn access_token(
     scope: &Scope,
     grant_id: Option<&str>,
 ) -> Result<AccessToken> {
-    let now = p.now();
-    let ttl = client
+    UnsignedAccess::new(client, sub, scope, grant_id, p.now(), access_ttl(p, client)).sign(p)
+}
+
+/// The access-token lifetime for this client.
+pub fn access_ttl(p: &Provider, client: &Client) -> i64 {
+    client
         .access_token_ttl
-        .unwrap_or(p.config.tokens.access_token_ttl_secs);
-    let jti = random::ordered_id();
-    let claims = json!({
-        "iss": p.config.issuer,
-        "sub": sub,
-        "aud": p.config.issuer,
-        "exp": now + ttl,
-        "iat": now,
-        "jti": jti,
-        "client_id": client.id.as_str(),
-        "scope": scope.to_string(),
-    });
-    let token = jwt::sign(
-        &p.keys.ring(),
-        p.config.tokens.access_token_alg,
-        "at+jwt",
-        as_map(claims),
-    )?;
-    let record = AccessTokenRecord {
-        jti,
-        grant_id: grant_id.map(str::to_owned),
-        client_id: client.id.to_string(),
-        expires_at: now + ttl,
-        revoked_at: None,
-    };
-    Ok(AccessToken {
-        token,
-        record,
-        expires_in: ttl,
-    })
+        .unwrap_or(p.config.tokens.access_token_ttl_secs)
+}
+
+/// An access token decided but not yet signed: its row can be written
+/// first, and the signature made from exactly what was written.
+pub struct UnsignedAccess {
+    pub record: AccessTokenRecord,
+    sub: String,
+    scope: String,
+    issued_at: i64,
+}
+
+impl UnsignedAccess {
+    pub fn new(
+        client: &Client,
+        sub: &str,
+        scope: &Scope,
+        grant_id: Option<&str>,
+        now: i64,
+        ttl: i64,
+    ) -> Self {
+        Self {
+            record: AccessTokenRecord {
+                jti: random::ordered_id(),
+                grant_id: grant_id.map(str::to_owned),
+                client_id: client.id.to_string(),
+                expires_at: now + ttl,
+                revoked_at: None,
+            },
+            sub: sub.to_owned(),
+            scope: scope.to_string(),
+            issued_at: now,
+        }
+    }
+
+    pub fn sign(self, p: &Provider) -> Result<AccessToken> {
+        let claims = json!({
+            "iss": p.config.issuer,
+            "sub": self.sub,
+            "aud": p.config.issuer,
+            "exp": self.record.expires_at,
+            "iat": self.issued_at,
+            "jti": self.record.jti,
+            "client_id": self.record.client_id,
+            "scope": self.scope,
+        });
+        let token = jwt::sign(
+            &p.keys.ring(),
+            p.config.tokens.access_token_alg,
+            "at+jwt",
+            as_map(claims),
+        )?;
+        Ok(AccessToken {
+            token,
+            expires_in: self.record.expires_at - self.issued_at,
+            record: self.record,
+        })
+    }
 }
 
 /// An ID token (OpenID Connect Core 2) for the grant's user and session.
@@ -123,11 +155,21 @@ pub fn refresh_token(
     grant_id: &str,
     family_expires_at: i64,
 ) -> (String, RefreshRecord) {
-    let now = p.now();
-    let token = random::prefixed_secret(REFRESH_PREFIX);
     let idle = client
         .refresh_idle_ttl
         .unwrap_or(p.config.tokens.refresh_token_idle_ttl_secs);
+    refresh_record(client, grant_id, p.now(), idle, family_expires_at)
+}
+
+/// [`refresh_token`] with the time and idle lifetime given.
+pub fn refresh_record(
+    client: &Client,
+    grant_id: &str,
+    now: i64,
+    idle: i64,
+    family_expires_at: i64,
+) -> (String, RefreshRecord) {
+    let token = random::prefixed_secret(REFRESH_PREFIX);
     let record = RefreshRecord {
         token_hash: random::sha256_hex(&token),
         id: random::ordered_id(),

@@ -16,108 +16,157 @@ use crate::service::audit::{self, Kind};
 use crate::service::clients::{Client, GRANT_REFRESH_TOKEN};
 use crate::service::params::Params;
 use crate::service::scope::Scope;
-use crate::service::{Error, ErrorCode, OAuthError, Provider, Result};
+use crate::service::{ErrorCode, OAuthError, Provider, Result};
 use crate::storage::grants::GrantRecord;
-use crate::storage::refresh::{RefreshRecord, Rotation};
+use crate::storage::refresh::{RefreshRecord, RefreshWrite, Rotation};
+
+/// What the decision hands back once its transaction has committed.
+enum Outcome {
+    Rotated {
+        grant: Box<GrantRecord>,
+        scope: Scope,
+        access: mint::UnsignedAccess,
+        successor: String,
+    },
+    Refused(OAuthError),
+    /// The family was revoked.
+    Reused(Box<GrantRecord>),
+}
 
 pub(super) fn exchange(p: &Provider, client: &Client, params: &Params) -> Result<TokenResponse> {
     let presented = params.require("refresh_token")?;
-    let hash = random::sha256_hex(presented);
+    let requested = params.get("scope").map(Scope::parse);
     let now = p.now();
-    let Some((token, grant)) = p.store.refresh_token_with_grant(&hash)? else {
-        return Err(OAuthError::invalid_grant("unknown refresh token").into());
-    };
-    // Another client's token: refused, and left working for its owner.
-    if token.client_id != client.id.as_str() {
-        tracing::info!(client_id = %client.id, "refresh token presented by another client");
-        return Err(OAuthError::invalid_grant("unknown refresh token").into());
-    }
-    if grant.revoked_at.is_some() {
-        return Err(OAuthError::invalid_grant("the refresh token was revoked").into());
-    }
-    if let Some(retired_at) = token.retired_at
-        && !grace_allows(p, &token.token_hash, retired_at, now)?
-    {
-        return Err(reuse_detected(p, &grant, now));
-    }
-    if token.expires_at <= now || grant.expires_at.is_some_and(|end| end <= now) {
-        return Err(OAuthError::invalid_grant("the refresh token has expired").into());
-    }
-    let scope = narrowed_scope(&grant, params.get("scope"))?;
-    rotate(p, client, &token, &grant, &scope)
-}
-
-/// The grace window lets a just-retired token through exactly once more;
-/// any further use is reuse, so a thief cannot keep a branch of the family.
-fn grace_allows(p: &Provider, token_hash: &str, retired_at: i64, now: i64) -> Result<bool> {
     let grace = p.config.tokens.refresh_token_reuse_grace_secs;
-    if grace <= 0 || now - retired_at > grace {
-        return Ok(false);
+    let source_ip = audit::source_ip();
+    // Built before the transaction: the writer thread only decides and
+    // writes. Only the rows are random here; the signatures come after the
+    // commit, from what was committed.
+    let client = client.clone();
+    let idle = client
+        .refresh_idle_ttl
+        .unwrap_or(p.config.tokens.refresh_token_idle_ttl_secs);
+    let family_ttl = client
+        .refresh_absolute_ttl
+        .unwrap_or(p.config.tokens.refresh_token_absolute_ttl_secs);
+    let access_ttl = mint::access_ttl(p, &client);
+    let decide = move |token: &RefreshRecord, grant: &GrantRecord| {
+        let event = |kind| {
+            audit::event(kind)
+                .client(grant.client_id.clone())
+                .subject_opt(grant.user_id.clone())
+                .source_ip(source_ip.clone())
+        };
+        let refuse = |e| (RefreshWrite::Nothing, Outcome::Refused(e));
+        // Another client's token: refused, and left working for its owner.
+        if token.client_id != client.id.as_str() {
+            let e = OAuthError::invalid_grant("unknown refresh token");
+            return refuse(e);
+        }
+        if grant.revoked_at.is_some() {
+            return refuse(OAuthError::invalid_grant("the refresh token was revoked"));
+        }
+        // A retired token may come back once within the grace window; any
+        // other return means two parties hold it.
+        let retire = token.retired_at.is_none();
+        let in_grace = token
+            .retired_at
+            .is_some_and(|at| grace > 0 && now - at <= grace && !token.grace_used);
+        if !retire && !in_grace {
+            let audit = event(Kind::RefreshReuseDetected)
+                .failed()
+                .detail(format!("family {} revoked", grant.id))
+                .build(now);
+            let write = RefreshWrite::RevokeFamily { at: now, audit };
+            return (write, Outcome::Reused(Box::new(grant.clone())));
+        }
+        if token.expires_at <= now || grant.expires_at.is_some_and(|end| end <= now) {
+            return refuse(OAuthError::invalid_grant("the refresh token has expired"));
+        }
+        let scope = match narrowed_scope(grant, requested.as_ref()) {
+            Ok(scope) => scope,
+            Err(e) => return refuse(e),
+        };
+        let family_end = grant.expires_at.unwrap_or(now + family_ttl);
+        let (successor, record) = mint::refresh_record(&client, &grant.id, now, idle, family_end);
+        let user_id = grant.user_id.clone().unwrap_or_default();
+        let access =
+            mint::UnsignedAccess::new(&client, &user_id, &scope, Some(&grant.id), now, access_ttl);
+        let audit = event(Kind::TokenRefreshed)
+            .detail(format!("family {}", grant.id))
+            .build(now);
+        let write = RefreshWrite::Rotate(Box::new(Rotation {
+            retire,
+            successor: record,
+            access: access.record.clone(),
+            audit,
+        }));
+        let outcome = Outcome::Rotated {
+            grant: Box::new(grant.clone()),
+            scope,
+            access,
+            successor,
+        };
+        (write, outcome)
+    };
+    let hash = random::sha256_hex(presented);
+    match p.store.refresh_step(hash, decide)? {
+        None => Err(OAuthError::invalid_grant("unknown refresh token").into()),
+        Some(Outcome::Refused(e)) => Err(e.into()),
+        Some(Outcome::Reused(grant)) => {
+            tracing::warn!(
+                client_id = %grant.client_id,
+                user_id = grant.user_id.as_deref().unwrap_or_default(),
+                family_id = %grant.id,
+                "refresh token reuse detected; family revoked"
+            );
+            Err(OAuthError::invalid_grant("the refresh token was already used").into())
+        }
+        Some(Outcome::Rotated {
+            grant,
+            scope,
+            access,
+            successor,
+        }) => respond(p, &grant, scope, access, successor),
     }
-    Ok(p.store.claim_grace_use(token_hash)?)
 }
 
 /// `scope` may only narrow what the grant holds (RFC 6749 6).
-fn narrowed_scope(grant: &GrantRecord, requested: Option<&str>) -> Result<Scope> {
+fn narrowed_scope(
+    grant: &GrantRecord,
+    requested: Option<&Scope>,
+) -> std::result::Result<Scope, OAuthError> {
     let granted = Scope::parse(&grant.scope);
     let Some(requested) = requested else {
         return Ok(granted);
     };
-    let requested = Scope::parse(requested);
     if requested.is_empty() || !requested.is_subset(&granted) {
-        let e = OAuthError::new(ErrorCode::InvalidScope, "scope exceeds what was granted");
-        return Err(e.into());
+        return Err(OAuthError::new(
+            ErrorCode::InvalidScope,
+            "scope exceeds what was granted",
+        ));
     }
-    Ok(requested)
+    Ok(requested.clone())
 }
 
-fn rotate(
+/// Signs what the committed rotation recorded. A signature cannot fail
+/// with a loaded key; were it to, the client would have to log in again,
+/// as after a lost response.
+fn respond(
     p: &Provider,
-    client: &Client,
-    token: &RefreshRecord,
     grant: &GrantRecord,
-    scope: &Scope,
+    scope: Scope,
+    access: mint::UnsignedAccess,
+    successor: String,
 ) -> Result<TokenResponse> {
-    let now = p.now();
-    let user_id = grant.user_id.clone().unwrap_or_default();
-    let access = mint::access_token(p, client, &user_id, scope, Some(&grant.id))?;
-    let family_end = grant
-        .expires_at
-        .unwrap_or_else(|| mint::family_expiry(p, client));
-    let (successor, record) = mint::refresh_token(p, client, &grant.id, family_end);
-    let audit = audit::event(Kind::TokenRefreshed)
-        .subject(user_id.clone())
-        .client(client.id.to_string())
-        .detail(format!("family {}", grant.id))
-        .build(now);
-    // A token already retired (grace window) is not retired again.
-    let old = token.retired_at.is_none().then(|| token.token_hash.clone());
-    let step = |old: Option<String>| Rotation {
-        old,
-        successor: record.clone(),
-        access: access.record.clone(),
-        audit: Some(audit.clone()),
-    };
-    if !p.store.rotate_refresh_token(step(old), now)? {
-        // Lost a race: another request rotated this token first.
-        let retired_at = p
-            .store
-            .refresh_token_retired_at(&token.token_hash)?
-            .unwrap_or(now);
-        if !grace_allows(p, &token.token_hash, retired_at, now)? {
-            return Err(reuse_detected(p, grant, now));
-        }
-        if !p.store.rotate_refresh_token(step(None), now)? {
-            return Err(reuse_detected(p, grant, now));
-        }
-    }
+    let access = access.sign(p)?;
     let id_token = match Scope::parse(&grant.scope).contains("openid") {
         true => Some(mint::id_token(p, grant, None, &access.token)?),
         false => None,
     };
     tracing::info!(
-        client_id = %client.id,
-        user_id = %user_id,
+        client_id = %grant.client_id,
+        user_id = grant.user_id.as_deref().unwrap_or_default(),
         family_id = %grant.id,
         grant_type = GRANT_REFRESH_TOKEN,
         "tokens refreshed"
@@ -130,27 +179,4 @@ fn rotate(
         refresh_token: Some(successor),
         id_token,
     })
-}
-
-/// A retired token came back: treat it as theft.
-fn reuse_detected(p: &Provider, grant: &GrantRecord, now: i64) -> Error {
-    tracing::warn!(
-        client_id = %grant.client_id,
-        user_id = grant.user_id.as_deref().unwrap_or_default(),
-        family_id = %grant.id,
-        "refresh token reuse detected; family revoked"
-    );
-    let mut event = audit::event(Kind::RefreshReuseDetected)
-        .failed()
-        .client(grant.client_id.clone());
-    if let Some(user) = &grant.user_id {
-        event = event.subject(user.clone());
-    }
-    event
-        .detail(format!("family {} revoked", grant.id))
-        .record(p);
-    if let Err(e) = p.store.revoke_grant(&grant.id, now) {
-        return e.into();
-    }
-    OAuthError::invalid_grant("the refresh token was already used").into()
 }
