@@ -7,6 +7,7 @@ use super::{Store, StoreResult};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = audit_events)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct AuditRecord {
     pub id: String,
     pub at: i64,

@@ -53,6 +53,7 @@ impl ClientCache {
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = clients)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct ClientRecord {
     pub id: String,
     pub name: String,

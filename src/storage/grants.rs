@@ -8,6 +8,7 @@ use super::{Conn, Store, StoreResult};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = grants)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct GrantRecord {
     pub id: String,
     pub client_id: String,
@@ -23,6 +24,7 @@ pub struct GrantRecord {
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = authorization_codes)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct CodeRecord {
     /// SHA-256 of the code; the code itself is never stored.
     pub code_hash: String,
@@ -36,6 +38,7 @@ pub struct CodeRecord {
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = access_tokens)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct AccessTokenRecord {
     pub jti: String,
     pub grant_id: Option<String>,

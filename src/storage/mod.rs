@@ -1,5 +1,10 @@
 //! Persistence: the only module that speaks diesel. Every function here is
 //! synchronous; callers run them on the blocking pool.
+//!
+//! Records bind `None` as NULL (`treat_none_as_default_value = false`)
+//! rather than writing DEFAULT: the statement text then never depends on
+//! the values, so diesel prepares each insert once per connection instead
+//! of on every call.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -11,6 +16,7 @@ use diesel::r2d2::{Pool, PooledConnection};
 pub mod audit;
 mod backend;
 pub mod clients;
+mod conditional;
 pub mod consents;
 pub mod grants;
 pub mod keys;
@@ -118,7 +124,7 @@ impl Store {
         // SQLite has one writer at a time, so one thread; PostgreSQL takes
         // concurrent transactions, and a second writer overlaps one batch's
         // round trips with the next.
-        let writers = if backend_is_postgres { 2 } else { 1 };
+        let writers = if backend_is_postgres { 4 } else { 1 };
         let writer = writer::Writer::start(store.clone(), Manager(backend), writers)
             .map_err(|e| StoreError::Migration(format!("cannot start the writer: {e}")))?;
         store.writer = Some(Arc::new(writer));

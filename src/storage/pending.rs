@@ -8,6 +8,7 @@ use super::{Store, StoreResult};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = pending_requests)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct PendingRecord {
     pub id: String,
     pub client_id: String,

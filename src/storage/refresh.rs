@@ -4,12 +4,14 @@
 use diesel::prelude::*;
 
 use super::audit::AuditRecord;
+use super::conditional::{RetireRefreshToken, UseCode};
 use super::grants::{AccessTokenRecord, GrantRecord};
-use super::schema::{access_tokens, audit_events, authorization_codes, grants, refresh_tokens};
+use super::schema::{access_tokens, audit_events, grants, refresh_tokens};
 use super::{Store, StoreResult};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = refresh_tokens)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct RefreshRecord {
     /// SHA-256 of the token; the token itself is never stored.
     pub token_hash: String,
@@ -66,12 +68,10 @@ impl Store {
     /// racing redemptions exactly one wins (a conditional update).
     pub fn redeem_code(&self, r: CodeRedemption, now: i64) -> StoreResult<bool> {
         self.write(move |conn| {
-            let won = diesel::update(
-                authorization_codes::table
-                    .filter(authorization_codes::code_hash.eq(&r.code_hash))
-                    .filter(authorization_codes::used_at.is_null()),
-            )
-            .set(authorization_codes::used_at.eq(now))
+            let won = UseCode {
+                code_hash: r.code_hash.clone(),
+                at: now,
+            }
             .execute(conn)?
                 == 1;
             if !won {
@@ -145,16 +145,16 @@ impl Store {
                             access,
                             audit,
                         } = *rotation;
-                        let presented = refresh_tokens::table
-                            .filter(refresh_tokens::token_hash.eq(&token_hash));
                         let won = match retire {
-                            true => diesel::update(
-                                presented.filter(refresh_tokens::retired_at.is_null()),
-                            )
-                            .set(refresh_tokens::retired_at.eq(successor.created_at))
+                            true => RetireRefreshToken {
+                                token_hash: token_hash.clone(),
+                                at: successor.created_at,
+                            }
                             .execute(conn)?,
                             false => diesel::update(
-                                presented.filter(refresh_tokens::grace_used.eq(false)),
+                                refresh_tokens::table
+                                    .filter(refresh_tokens::token_hash.eq(&token_hash))
+                                    .filter(refresh_tokens::grace_used.eq(false)),
                             )
                             .set(refresh_tokens::grace_used.eq(true))
                             .execute(conn)?,

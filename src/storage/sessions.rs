@@ -7,6 +7,7 @@ use super::{Store, StoreResult};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = login_sessions)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct SessionRecord {
     pub id: String,
     pub secret_hash: String,

@@ -7,6 +7,7 @@ use super::{Conn, Store, StoreResult};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = users)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct UserRecord {
     pub id: String,
     pub username: String,
