@@ -43,6 +43,9 @@ pub struct Provider {
     pub discovery_json: String,
     /// Where password hashing runs (login, re-authentication).
     pub hash_pool: limits::HashPool,
+    /// Access tokens whose signature has been checked (see
+    /// [`crate::crypto::jwt::VerifiedTokens`]).
+    pub verified_access_tokens: crate::crypto::jwt::VerifiedTokens,
 }
 
 impl Provider {
@@ -64,6 +67,7 @@ impl Provider {
             csrf,
             discovery_json,
             hash_pool,
+            verified_access_tokens: crate::crypto::jwt::VerifiedTokens::new("at+jwt"),
         }))
     }
 

@@ -5,7 +5,6 @@ use serde_json::{Map, Value, json};
 
 use super::scope::Scope;
 use super::{ErrorCode, OAuthError, Provider};
-use crate::crypto::jwt;
 use crate::crypto::keys::Alg;
 
 /// Why a bearer-protected request was refused.
@@ -41,7 +40,10 @@ pub struct AccessClaims {
 /// expiry against the injected clock, and the revocation list.
 pub fn validate_access_token(p: &Provider, token: &str) -> Result<AccessClaims, BearerError> {
     let invalid = |d: &'static str| BearerError::Rejected(OAuthError::invalid_token(d));
-    let claims = jwt::verify(&p.keys.ring(), token, "at+jwt", &[Alg::ES256, Alg::RS256])
+    let now = p.now();
+    let claims = p
+        .verified_access_tokens
+        .verify(&p.keys.ring(), token, &[Alg::ES256, Alg::RS256], now)
         .map_err(|_| invalid("the access token is malformed or its signature is invalid"))?;
     let str_claim = |name: &str| claims.get(name).and_then(Value::as_str).map(str::to_owned);
     let int_claim = |name: &str| claims.get(name).and_then(Value::as_i64);
@@ -60,7 +62,6 @@ pub fn validate_access_token(p: &Provider, token: &str) -> Result<AccessClaims, 
     ) else {
         return Err(invalid("the access token lacks required claims"));
     };
-    let now = p.now();
     if exp <= now {
         return Err(invalid("the access token has expired"));
     }
