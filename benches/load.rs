@@ -282,14 +282,53 @@ fn hidden(html: &str, name: &str) -> String {
         .to_owned()
 }
 
+/// A browser's cookies for one login: what `Set-Cookie` gave, sent back
+/// on every request. Kept by hand so that a login does not need a client
+/// of its own (building one per login cost the load generator more CPU
+/// than the server's whole non-hashing share).
+#[derive(Default)]
+struct Jar(Vec<(String, String)>);
+
+impl Jar {
+    fn take(&mut self, res: &reqwest::Response) {
+        for v in res.headers().get_all("set-cookie") {
+            let Some((name, value)) = v
+                .to_str()
+                .ok()
+                .and_then(|v| v.split(';').next())
+                .and_then(|kv| kv.split_once('='))
+            else {
+                continue;
+            };
+            self.0.retain(|(n, _)| n != name);
+            self.0.push((name.to_owned(), value.to_owned()));
+        }
+    }
+
+    fn header(&self) -> String {
+        self.0
+            .iter()
+            .map(|(n, v)| format!("{n}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
 /// One whole browser login with a fresh cookie jar: authorize, login form
 /// (argon2id), straight back (first-party), code exchange.
 async fn login(base: &str, client: &Client, user: &str) -> Option<Value> {
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .cookie_store(true)
-        .build()
-        .ok()?;
+    login_with(&http(), base, client, user).await
+}
+
+/// [`login`] over an existing keep-alive client, as a browser reuses its
+/// connections.
+async fn login_with(
+    browser: &reqwest::Client,
+    base: &str,
+    client: &Client,
+    user: &str,
+) -> Option<Value> {
+    let mut jar = Jar::default();
     let q = form_urlencoded::Serializer::new(String::new())
         .append_pair("response_type", "code")
         .append_pair("client_id", &client.id)
@@ -302,15 +341,16 @@ async fn login(base: &str, client: &Client, user: &str) -> Option<Value> {
         .send()
         .await
         .ok()?;
+    jar.take(&res);
     let login_url = location(&res);
-    let html = browser
+    let res = browser
         .get(&login_url)
+        .header("cookie", jar.header())
         .send()
         .await
-        .ok()?
-        .text()
-        .await
         .ok()?;
+    jar.take(&res);
+    let html = res.text().await.ok()?;
     let form = [
         ("request", hidden(&html, "request")),
         ("csrf", hidden(&html, "csrf")),
@@ -319,11 +359,18 @@ async fn login(base: &str, client: &Client, user: &str) -> Option<Value> {
     ];
     let res = browser
         .post(format!("{base}/login"))
+        .header("cookie", jar.header())
         .form(&form)
         .send()
         .await
         .ok()?;
-    let res = browser.get(location(&res)).send().await.ok()?;
+    jar.take(&res);
+    let res = browser
+        .get(location(&res))
+        .header("cookie", jar.header())
+        .send()
+        .await
+        .ok()?;
     let callback = location(&res);
     let code = callback
         .split("code=")
@@ -658,25 +705,41 @@ async fn run_backend(name: &str, pg_base: &str, opts: &Options) -> String {
         let raw = argon2_rate(3);
         let (b, w) = (base.clone(), web.clone());
         let prober_base = base.clone();
+        // One JWKS request every 10 ms; only the request itself is timed.
         let prober = tokio::spawn(async move {
-            drive(1, secs, vec![http()], move |client| {
-                let b = prober_base.clone();
-                Box::pin(async move {
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                    client
-                        .get(format!("{b}/jwks"))
-                        .send()
-                        .await
-                        .is_ok_and(|r| r.status().is_success())
-                })
-            })
-            .await
+            let client = http();
+            let deadline = Instant::now() + Duration::from_secs(secs);
+            let started = Instant::now();
+            let mut stats = Stats {
+                ok: 0,
+                errors: 0,
+                latencies: Vec::new(),
+                elapsed: 0.0,
+            };
+            while Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                let t = Instant::now();
+                let ok = match client.get(format!("{prober_base}/jwks")).send().await {
+                    Ok(r) if r.status().is_success() => r.bytes().await.is_ok(),
+                    _ => false,
+                };
+                if ok {
+                    stats.ok += 1;
+                    stats.latencies.push(t.elapsed().as_micros() as u32);
+                } else {
+                    stats.errors += 1;
+                }
+            }
+            stats.elapsed = started.elapsed().as_secs_f64();
+            stats.latencies.sort_unstable();
+            stats
         });
         let logins = (c / 2).max(4);
-        let stats = drive(logins, secs, (0..logins).collect(), move |i| {
+        let browsers = (0..logins).map(|i| (i, http())).collect();
+        let stats = drive(logins, secs, browsers, move |state| {
             let (b, w) = (b.clone(), w.clone());
-            let user = format!("bench{}", *i % 8);
-            Box::pin(async move { login(&b, &w, &user).await.is_some() })
+            let user = format!("bench{}", state.0 % 8);
+            Box::pin(async move { login_with(&state.1, &b, &w, &user).await.is_some() })
         })
         .await;
         let jwks_during = prober.await.unwrap();

@@ -4,7 +4,9 @@
 //! OpenID Connect flow logic) -> [`storage`] (diesel), with [`crypto`] for
 //! keys, tokens and hashing. [`config`] and [`cli`] sit at the edge.
 
-#![forbid(unsafe_code)]
+// One audited exception: lowering the hashing threads' CPU priority
+// (service::limits), which has no safe wrapper in std.
+#![deny(unsafe_code)]
 
 pub mod cli;
 pub mod clock;

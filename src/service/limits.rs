@@ -4,6 +4,12 @@
 //! in each; here a fixed set of threads (one per core) does all hashing, so
 //! memory stays bounded, and a full queue is refused at once (503) instead
 //! of piling up.
+//!
+//! The hashing threads run at the lowest CPU priority (SCHED_IDLE on
+//! Linux): they use every cycle nothing else wants, but a request that
+//! arrives meanwhile (a JWKS fetch, a token refresh) takes the core at once
+//! instead of waiting for a hash to finish its time slice. A login burst
+//! then slows logins, never the rest of the service.
 
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
@@ -27,7 +33,10 @@ impl HashPool {
             let receiver = receiver.clone();
             let spawned = std::thread::Builder::new()
                 .name(format!("hash-{i}"))
-                .spawn(move || work(&receiver));
+                .spawn(move || {
+                    lowest_priority();
+                    work(&receiver)
+                });
             if let Err(e) = spawned {
                 tracing::error!(error = %e, "cannot start a hashing thread");
             }
@@ -51,6 +60,26 @@ impl HashPool {
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => return None,
         }
         tokio::time::timeout(self.max_wait, rx).await.ok()?.ok()
+    }
+}
+
+/// Puts the calling thread in the idle scheduling class (see the module
+/// notes). Unprivileged and per thread; where it fails the thread simply
+/// keeps normal priority.
+#[allow(unsafe_code)]
+fn lowest_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        let param = libc::sched_param { sched_priority: 0 };
+        // SAFETY: sched_setscheduler with pid 0 changes only the calling
+        // thread and reads `param` only during the call.
+        let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) };
+        if rc != 0 {
+            tracing::warn!(
+                error = %std::io::Error::last_os_error(),
+                "hashing threads keep normal priority"
+            );
+        }
     }
 }
 

@@ -1,0 +1,2 @@
+DROP INDEX audit_events_kind_source;
+DROP INDEX audit_events_kind_detail;
