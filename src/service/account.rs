@@ -69,7 +69,8 @@ pub fn change_password(
             .record(p);
         return Ok(PasswordChange::WrongCurrent);
     }
-    let hash = password::hash(new)?;
+    let new = new.clone();
+    let hash = super::limits::argon2(move || password::hash(&new))??;
     p.store
         .set_password_keeping_session(&user.id, &hash, &session.id, p.now())?;
     tracing::info!(user_id = %user.id, "password changed by the user; other sessions and tokens revoked");

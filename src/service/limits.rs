@@ -1,21 +1,32 @@
 //! Where password hashing runs. Each argon2id computation holds 19 MiB for
 //! tens of milliseconds. Run on the general blocking pool, a burst of logins
 //! would hash on hundreds of threads at once and leave a 19 MiB arena behind
-//! in each; here a fixed set of threads (one per core) does all hashing, so
-//! memory stays bounded, and a full queue is refused at once (503) instead
-//! of piling up.
+//! in each; here a fixed pool does all hashing, so memory stays bounded, and
+//! a full queue is refused at once (503) instead of piling up.
 //!
-//! The hashing threads run at the lowest CPU priority (SCHED_IDLE on
-//! Linux): they use every cycle nothing else wants, but a request that
-//! arrives meanwhile (a JWKS fetch, a token refresh) takes the core at once
-//! instead of waiting for a hash to finish its time slice. A login burst
-//! then slows logins, never the rest of the service.
+//! The pool has two kinds of thread. Requests that hash (login, password
+//! re-entry, password change) run on "login" threads at normal priority:
+//! they read and write the database like any request. The argon2id
+//! computation itself is handed to "hash" threads (one per core) that run
+//! at the lowest CPU priority (SCHED_IDLE on Linux): they use every cycle
+//! nothing else wants, but a request arriving meanwhile (a JWKS fetch, a
+//! token refresh) takes the core at once instead of waiting for a hash to
+//! finish its time slice. A login burst then slows logins, never the rest
+//! of the service. Only the pure computation runs at that priority: a
+//! starved thread holding a database lock or connection would stall
+//! everyone waiting for it.
 
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::cell::RefCell;
+use std::sync::mpsc::{Receiver, Sender, SyncSender, TrySendError, channel, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 type Job = Box<dyn FnOnce() + Send + 'static>;
+
+thread_local! {
+    /// On a login thread: where [`argon2`] sends its computation.
+    static HASHERS: RefCell<Option<Sender<Job>>> = const { RefCell::new(None) };
+}
 
 #[derive(Debug)]
 pub struct HashPool {
@@ -24,28 +35,34 @@ pub struct HashPool {
 }
 
 impl HashPool {
-    /// `threads` hashing threads; at most `queue` jobs waiting; a caller
-    /// gives up after `max_wait`.
-    pub fn new(threads: usize, queue: usize, max_wait: Duration) -> Self {
+    /// `cores` hash threads and twice as many login threads (one waits on
+    /// a hash while another prepares the next); at most `queue` requests
+    /// waiting; a caller gives up after `max_wait`.
+    pub fn new(cores: usize, queue: usize, max_wait: Duration) -> Self {
+        let (hash_jobs, hash_receiver) = channel::<Job>();
+        let hash_receiver = Arc::new(Mutex::new(hash_receiver));
+        for i in 0..cores.max(1) {
+            let receiver = hash_receiver.clone();
+            spawn(format!("hash-{i}"), move || {
+                lowest_priority();
+                work(&receiver)
+            });
+        }
         let (sender, receiver) = sync_channel::<Job>(queue);
         let receiver = Arc::new(Mutex::new(receiver));
-        for i in 0..threads.max(1) {
-            let receiver = receiver.clone();
-            let spawned = std::thread::Builder::new()
-                .name(format!("hash-{i}"))
-                .spawn(move || {
-                    lowest_priority();
-                    work(&receiver)
-                });
-            if let Err(e) = spawned {
-                tracing::error!(error = %e, "cannot start a hashing thread");
-            }
+        for i in 0..cores.max(1) * 2 {
+            let (receiver, hash_jobs) = (receiver.clone(), hash_jobs.clone());
+            spawn(format!("login-{i}"), move || {
+                HASHERS.with(|h| *h.borrow_mut() = Some(hash_jobs));
+                work(&receiver)
+            });
         }
         Self { sender, max_wait }
     }
 
-    /// Runs `f` on a hashing thread. `None` when the queue is full or the
-    /// answer does not come in time: the caller answers 503.
+    /// Runs `f` on a login thread, where [`argon2`] hashes at low priority.
+    /// `None` when the queue is full or the answer does not come in time:
+    /// the caller answers 503.
     pub async fn run<R, F>(&self, f: F) -> Option<R>
     where
         F: FnOnce() -> R + Send + 'static,
@@ -60,6 +77,34 @@ impl HashPool {
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => return None,
         }
         tokio::time::timeout(self.max_wait, rx).await.ok()?.ok()
+    }
+}
+
+/// Runs an argon2id computation: on a login thread, on the low-priority
+/// hash threads (waiting for it); anywhere else (the command line) right
+/// here.
+pub fn argon2<R, F>(f: F) -> super::Result<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    let Some(hashers) = HASHERS.with(|h| h.borrow().clone()) else {
+        return Ok(f());
+    };
+    let (tx, rx) = sync_channel(1);
+    let job: Job = Box::new(move || {
+        let _ = tx.send(f());
+    });
+    if let Err(unsent) = hashers.send(job) {
+        // The hash threads are gone (shutting down): hash here instead.
+        (unsent.0)();
+    }
+    rx.recv().map_err(|_| super::Error::TaskFailed)
+}
+
+fn spawn(name: String, f: impl FnOnce() + Send + 'static) {
+    if let Err(e) = std::thread::Builder::new().name(name).spawn(f) {
+        tracing::error!(error = %e, "cannot start a hashing thread");
     }
 }
 
@@ -90,8 +135,46 @@ fn work(receiver: &Mutex<Receiver<Job>>) {
             Err(poisoned) => poisoned.into_inner().recv(),
         };
         match job {
-            Ok(job) => job(),
+            // A panicking job must not take the thread with it; its caller
+            // sees the dropped answer channel as a failure.
+            Ok(job) => {
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+            }
             Err(_) => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn thread_name() -> String {
+        std::thread::current().name().unwrap_or_default().to_owned()
+    }
+
+    /// Requests run on login threads; only the computation they hand to
+    /// `argon2` runs on the low-priority hash threads.
+    #[tokio::test]
+    async fn only_the_computation_runs_on_hash_threads() {
+        let pool = HashPool::new(1, 4, Duration::from_secs(5));
+        let (outer, inner) = pool
+            .run(|| (thread_name(), argon2(thread_name).unwrap()))
+            .await
+            .unwrap();
+        assert!(outer.starts_with("login-"), "{outer}");
+        assert!(inner.starts_with("hash-"), "{inner}");
+        // Elsewhere (the command line) it runs in place.
+        assert_eq!(argon2(thread_name).unwrap(), thread_name());
+    }
+
+    #[tokio::test]
+    async fn a_panicking_job_leaves_the_pool_working() {
+        let pool = HashPool::new(1, 4, Duration::from_secs(5));
+        for _ in 0..3 {
+            let answer: Option<u8> = pool.run(|| panic!("boom")).await;
+            assert!(answer.is_none());
+        }
+        assert_eq!(pool.run(|| 7).await, Some(7));
     }
 }

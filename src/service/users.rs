@@ -85,7 +85,8 @@ pub fn add(
     if store.username_taken_ignoring_case(&new.username)? {
         return Err(UserError::Exists(new.username.clone()));
     }
-    let hash = password::hash(&new.password).map_err(super::Error::from)?;
+    let pw = new.password.clone();
+    let hash = super::limits::argon2(move || password::hash(&pw))?.map_err(super::Error::from)?;
     let now = clock.now();
     let record = UserRecord {
         id: random::id(),
@@ -134,7 +135,8 @@ pub fn set_password_by(
     let user = store
         .user_by_username(username)?
         .ok_or_else(|| UserError::NotFound(username.to_owned()))?;
-    let hash = password::hash(new_password).map_err(super::Error::from)?;
+    let pw = new_password.clone();
+    let hash = super::limits::argon2(move || password::hash(&pw))?.map_err(super::Error::from)?;
     store.set_password(&user.id, &hash, clock.now())?;
     tracing::info!(user_id = %user.id, "password changed; sessions and grants revoked");
     let mut event = audit::event(Kind::PasswordChanged).subject(user.id.clone());
@@ -185,7 +187,8 @@ pub enum Credentials {
 pub fn verify_credentials(store: &Store, username: &str, pw: &Secret) -> Result<Credentials> {
     match store.user_by_username(username)? {
         Some(user) => {
-            let ok = password::verify(pw, &user.password_hash);
+            let (pw, phc) = (pw.clone(), user.password_hash.clone());
+            let ok = super::limits::argon2(move || password::verify(&pw, &phc))?;
             if ok && !user.disabled {
                 Ok(Credentials::Valid(Box::new(user)))
             } else {
@@ -193,7 +196,8 @@ pub fn verify_credentials(store: &Store, username: &str, pw: &Secret) -> Result<
             }
         }
         None => {
-            password::verify_dummy(pw);
+            let pw = pw.clone();
+            super::limits::argon2(move || password::verify_dummy(&pw))?;
             Ok(Credentials::UnknownUser)
         }
     }

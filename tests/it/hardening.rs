@@ -263,10 +263,18 @@ fn hash_pool_refuses_when_its_queue_is_full() {
         .unwrap();
     rt.block_on(async {
         let pool = std::sync::Arc::new(HashPool::new(1, 1, std::time::Duration::from_secs(5)));
-        let (release, wait) = mpsc::channel::<()>();
-        // One job occupies the only thread, one fills the queue.
-        let p = pool.clone();
-        let busy = tokio::spawn(async move { p.run(move || wait.recv().is_ok()).await });
+        // With one core the pool has two login threads: two jobs occupy
+        // them, one fills the queue.
+        let mut releases = Vec::new();
+        let mut busy = Vec::new();
+        for _ in 0..2 {
+            let (release, wait) = mpsc::channel::<()>();
+            releases.push(release);
+            let p = pool.clone();
+            busy.push(tokio::spawn(async move {
+                p.run(move || wait.recv().is_ok()).await
+            }));
+        }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         let p = pool.clone();
         let queued = tokio::spawn(async move { p.run(|| 2).await });
@@ -275,8 +283,12 @@ fn hash_pool_refuses_when_its_queue_is_full() {
             pool.run(|| 3).await.is_none(),
             "a full queue is refused at once"
         );
-        release.send(()).unwrap();
-        assert_eq!(busy.await.unwrap(), Some(true));
+        for release in releases {
+            release.send(()).unwrap();
+        }
+        for b in busy {
+            assert_eq!(b.await.unwrap(), Some(true));
+        }
         assert_eq!(queued.await.unwrap(), Some(2));
         assert_eq!(pool.run(|| 4).await, Some(4));
     });

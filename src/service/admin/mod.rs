@@ -65,7 +65,8 @@ pub enum Reauth {
 /// run it on the hashing threads). Failures are audited; the fifth within
 /// fifteen minutes ends the session.
 pub fn reauthenticate(p: &Provider, admin: &Admin, presented: &Secret) -> Result<Reauth> {
-    if password::verify(presented, &admin.user.password_hash) {
+    let (pw, phc) = (presented.clone(), admin.user.password_hash.clone());
+    if super::limits::argon2(move || password::verify(&pw, &phc))? {
         return Ok(Reauth::Confirmed);
     }
     let key = format!("reauthentication by {}", admin.user.id);
