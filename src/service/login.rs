@@ -40,8 +40,8 @@ pub fn pending_for_login(p: &Provider, request: &str) -> Result<Option<(PendingR
     };
     let client_name = p
         .store
-        .client(&pending.client_id)?
-        .map(|c| c.name)
+        .client_cached(&pending.client_id)?
+        .map(|c| c.name.clone())
         .unwrap_or_default();
     Ok(Some((pending, client_name)))
 }

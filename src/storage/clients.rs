@@ -3,6 +3,7 @@
 use diesel::prelude::*;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -23,6 +24,9 @@ const CLIENT_CACHE_MAX: usize = 4096;
 #[derive(Default)]
 pub(crate) struct ClientCache {
     entries: RwLock<HashMap<String, (Instant, Arc<ClientRecord>)>>,
+    /// Bumped by every change: a row read before a change made here is
+    /// not cached after it.
+    generation: AtomicU64,
 }
 
 impl ClientCache {
@@ -34,8 +38,17 @@ impl ClientCache {
             .map(|(_, record)| record.clone())
     }
 
-    fn put(&self, record: Arc<ClientRecord>) {
+    fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Caches a row read when the generation was `read_in`, unless a change
+    /// has been made here since.
+    fn put(&self, record: Arc<ClientRecord>, read_in: u64) {
         let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        if self.generation() != read_in {
+            return;
+        }
         if entries.len() >= CLIENT_CACHE_MAX {
             entries.retain(|_, (read_at, _)| read_at.elapsed() < CLIENT_CACHE_TTL);
             if entries.len() >= CLIENT_CACHE_MAX {
@@ -47,6 +60,7 @@ impl ClientCache {
 
     fn forget(&self, id: &str) {
         let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        self.generation.fetch_add(1, Ordering::AcqRel);
         entries.remove(id);
     }
 }
@@ -76,7 +90,6 @@ pub struct ClientRecord {
 
 impl Store {
     pub fn insert_client(&self, client: &ClientRecord) -> StoreResult<()> {
-        self.client_cache.forget(&client.id);
         diesel::insert_into(clients::table)
             .values(client)
             .execute(&mut *self.write_conn()?)?;
@@ -91,12 +104,13 @@ impl Store {
         if let Some(hit) = self.client_cache.get(id) {
             return Ok(Some(hit));
         }
+        let generation = self.client_cache.generation();
         let Some(record) = self.client(id)? else {
             // Unknown ids are not cached: anyone can send them.
             return Ok(None);
         };
         let record = Arc::new(record);
-        self.client_cache.put(record.clone());
+        self.client_cache.put(record.clone(), generation);
         Ok(Some(record))
     }
 
@@ -151,8 +165,8 @@ impl Store {
                 clients::disabled.eq(client.disabled),
             ))
             .execute(&mut *self.write_conn()?)?;
-        // Again after the write: a reader may have cached the old row
-        // between the first forget and the commit.
+        // Again after the commit: a read that began before it must not
+        // cache the old row (see `ClientCache::put`).
         self.client_cache.forget(&client.id);
         Ok(n == 1)
     }

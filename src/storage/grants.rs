@@ -53,12 +53,13 @@ impl Store {
         grant: &GrantRecord,
         code: &CodeRecord,
     ) -> StoreResult<()> {
-        self.write_conn()?.transaction(|conn| {
+        let (grant, code) = (grant.clone(), code.clone());
+        self.write(move |conn| {
             diesel::insert_into(grants::table)
-                .values(grant)
+                .values(&grant)
                 .execute(conn)?;
             diesel::insert_into(authorization_codes::table)
-                .values(code)
+                .values(&code)
                 .execute(conn)?;
             Ok(())
         })
@@ -77,9 +78,8 @@ impl Store {
     }
 
     pub fn revoke_grant(&self, grant_id: &str, now: i64) -> StoreResult<()> {
-        Ok(self
-            .conn()?
-            .transaction(|conn| revoke_grant_in(conn, grant_id, now))?)
+        let grant_id = grant_id.to_owned();
+        self.write(move |conn| revoke_grant_in(conn, &grant_id, now))
     }
 
     /// Records an issued access token, and its audit event in the same

@@ -64,6 +64,8 @@ impl StoreError {
                     DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand
                 ) || info.message().contains("statement timeout")
                     || info.message().contains("lock timeout")
+                    // SQLite's busy_timeout ran out: another writer held on.
+                    || info.message().contains("database is locked")
             }
             _ => false,
         }

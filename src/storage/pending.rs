@@ -28,9 +28,12 @@ pub struct PendingRecord {
 
 impl Store {
     pub fn insert_pending(&self, pending: &PendingRecord) -> StoreResult<()> {
-        diesel::insert_into(pending_requests::table)
-            .values(pending)
-            .execute(&mut *self.write_conn()?)?;
+        let pending = pending.clone();
+        self.write(move |conn| {
+            diesel::insert_into(pending_requests::table)
+                .values(&pending)
+                .execute(conn)
+        })?;
         Ok(())
     }
 
@@ -45,17 +48,21 @@ impl Store {
 
     /// Records that the user logged in for this request.
     pub fn mark_pending_authenticated(&self, id: &str, session_id: &str) -> StoreResult<()> {
-        diesel::update(pending_requests::table.find(id))
-            .set(pending_requests::authenticated_session_id.eq(session_id))
-            .execute(&mut *self.write_conn()?)?;
+        let (id, session_id) = (id.to_owned(), session_id.to_owned());
+        self.write(move |conn| {
+            diesel::update(pending_requests::table.find(&id))
+                .set(pending_requests::authenticated_session_id.eq(&session_id))
+                .execute(conn)
+        })?;
         Ok(())
     }
 
     /// Removes a finished request; true only for the caller that removed it,
     /// so a double-submitted form cannot finish the same request twice.
     pub fn take_pending(&self, id: &str) -> StoreResult<bool> {
-        let n =
-            diesel::delete(pending_requests::table.find(id)).execute(&mut *self.write_conn()?)?;
+        let id = id.to_owned();
+        let n = self
+            .write(move |conn| diesel::delete(pending_requests::table.find(&id)).execute(conn))?;
         Ok(n == 1)
     }
 }

@@ -4,10 +4,10 @@
 use diesel::prelude::*;
 
 use super::audit::AuditRecord;
-use super::conditional::{RetireRefreshToken, UseCode};
+use super::conditional::{RetireRefreshToken, RotateOnPostgres, UseCode};
 use super::grants::{AccessTokenRecord, GrantRecord};
 use super::schema::{access_tokens, audit_events, grants, refresh_tokens};
-use super::{Store, StoreResult};
+use super::{Conn, Store, StoreResult};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = refresh_tokens)]
@@ -145,6 +145,18 @@ impl Store {
                             access,
                             audit,
                         } = *rotation;
+                        if retire && let Conn::Postgresql(pg) = conn {
+                            let rotate = RotateOnPostgres {
+                                token_hash: &token_hash,
+                                successor: &successor,
+                                access: &access,
+                                audit: &audit,
+                            };
+                            if rotate.execute(pg)? == 0 {
+                                continue;
+                            }
+                            return Ok(Some(result));
+                        }
                         let won = match retire {
                             true => RetireRefreshToken {
                                 token_hash: token_hash.clone(),

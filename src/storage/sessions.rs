@@ -19,9 +19,12 @@ pub struct SessionRecord {
 
 impl Store {
     pub fn insert_session(&self, session: &SessionRecord) -> StoreResult<()> {
-        diesel::insert_into(login_sessions::table)
-            .values(session)
-            .execute(&mut *self.write_conn()?)?;
+        let session = session.clone();
+        self.write(move |conn| {
+            diesel::insert_into(login_sessions::table)
+                .values(&session)
+                .execute(conn)
+        })?;
         Ok(())
     }
 
@@ -38,7 +41,8 @@ impl Store {
     }
 
     pub fn delete_session(&self, id: &str) -> StoreResult<()> {
-        diesel::delete(login_sessions::table.find(id)).execute(&mut *self.write_conn()?)?;
+        let id = id.to_owned();
+        self.write(move |conn| diesel::delete(login_sessions::table.find(&id)).execute(conn))?;
         Ok(())
     }
 }

@@ -7,7 +7,10 @@
 //! then covers many requests: SQLite appends each changed page to its WAL
 //! once per batch instead of once per request, and PostgreSQL flushes its
 //! WAL once per batch. The result reaches the caller only after the commit,
-//! so nothing is reported done that could still be lost.
+//! so nothing is reported done before the database has accepted it (as
+//! durable as its settings make a commit: on SQLite, WAL with
+//! `synchronous = NORMAL` survives a crash of the process, not of the
+//! machine's power).
 //!
 //! Jobs run one after another, so a batch behaves exactly as if its jobs had
 //! committed one by one in queue order: conditional updates (a code used
@@ -23,8 +26,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::sync::{Arc, Mutex};
 
-use diesel::Connection;
-use diesel::r2d2::{ManageConnection, R2D2Connection};
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::ManageConnection;
 use diesel::result::Error as DieselError;
 
 use super::backend::Manager;
@@ -37,10 +40,19 @@ const MAX_BATCH: usize = 128;
 /// A queued write and the caller waiting for it.
 trait Job: Send {
     /// Runs the job's statements in the open transaction and keeps their
-    /// result; `false` when they failed.
-    fn run(&mut self, conn: &mut Conn) -> bool;
+    /// result.
+    fn run(&mut self, conn: &mut Conn) -> Ran;
     /// Hands the caller its result, or the failure of its transaction.
     fn finish(self: Box<Self>, failure: Option<&StoreError>);
+}
+
+/// How a job's statements went.
+enum Ran {
+    Ok,
+    /// Its own failure (a constraint, a panic): the job keeps the error.
+    Failed,
+    /// The database went away or timed out: the whole batch fails with it.
+    Unavailable(StoreError),
 }
 
 struct Pending<T, F> {
@@ -54,11 +66,19 @@ where
     F: FnMut(&mut Conn) -> Result<T, DieselError> + Send,
     T: Send,
 {
-    fn run(&mut self, conn: &mut Conn) -> bool {
-        let result = (self.f)(conn);
-        let ok = result.is_ok();
+    fn run(&mut self, conn: &mut Conn) -> Ran {
+        // A panic fails this job alone, like any other error of its own.
+        let result = catch_unwind(AssertUnwindSafe(|| (self.f)(conn))).unwrap_or_else(|_| {
+            Err(DieselError::QueryBuilderError(
+                "a database write panicked".into(),
+            ))
+        });
+        let ran = match &result {
+            Ok(_) => Ran::Ok,
+            Err(e) => unavailable(e).map_or(Ran::Failed, Ran::Unavailable),
+        };
         self.result = Some(result);
-        ok
+        ran
     }
 
     fn finish(self: Box<Self>, failure: Option<&StoreError>) {
@@ -72,6 +92,28 @@ where
         };
         // The caller may have gone; nothing to do then.
         let _ = self.done.send(outcome);
+    }
+}
+
+/// The error as a batch failure, when it means the database is away or
+/// overloaded rather than this job wrong.
+fn unavailable(e: &DieselError) -> Option<StoreError> {
+    let failure = StoreError::Write {
+        unavailable: true,
+        message: e.to_string(),
+    };
+    StoreError::Query(clone_error(e))
+        .is_unavailable()
+        .then_some(failure)
+}
+
+/// Enough of a diesel error to classify it again.
+fn clone_error(e: &DieselError) -> DieselError {
+    match e {
+        DieselError::DatabaseError(kind, info) => {
+            DieselError::DatabaseError(*kind, Box::new(info.message().to_owned()))
+        }
+        other => DieselError::QueryBuilderError(other.to_string().into()),
     }
 }
 
@@ -129,15 +171,6 @@ fn writer_gone() -> StoreError {
     }
 }
 
-/// How a batch ended.
-enum Outcome {
-    /// Every job committed, or each ran in its own transaction and carries
-    /// its own result (`Some` failure for a job whose commit failed).
-    Done(Vec<Option<StoreError>>),
-    /// The whole batch failed; no job's statements took effect.
-    Failed(StoreError),
-}
-
 /// One writer thread and its connection.
 struct Thread {
     store: Store,
@@ -172,10 +205,13 @@ impl Thread {
 
     fn commit(&mut self, mut batch: Vec<Queue>) {
         // A connection that died while idle (a database restart) fails at
-        // BEGIN, before any job ran: reconnect and try once more.
+        // BEGIN, before any job ran: reconnect and try once more. After
+        // BEGIN nothing is retried: a COMMIT whose answer was lost may have
+        // taken effect, and running the jobs again would apply them twice
+        // (a refresh would then see its own rotation as reuse).
         let had_conn = self.conn.is_some();
         let mut outcome = self.execute(&mut batch);
-        if matches!(outcome, Outcome::Failed(_)) && had_conn && self.conn.is_none() {
+        if matches!(outcome, Outcome::NotBegun(_)) && had_conn && self.conn.is_none() {
             outcome = self.execute(&mut batch);
         }
         match outcome {
@@ -184,7 +220,7 @@ impl Thread {
                     job.finish(failure.as_ref());
                 }
             }
-            Outcome::Failed(e) => {
+            Outcome::NotBegun(e) | Outcome::Failed(e) => {
                 // An outage is logged once by the store; anything else here.
                 if !e.is_unavailable() {
                     tracing::warn!(error = %e, jobs = batch.len(), "write batch failed");
@@ -196,7 +232,8 @@ impl Thread {
         }
     }
 
-    /// Runs the batch in one transaction, or job by job if one of them fails.
+    /// Runs the batch in one transaction, or job by job if one of them fails
+    /// on its own.
     fn execute(&mut self, batch: &mut [Queue]) -> Outcome {
         let _guard = self.store.sqlite_write_lock();
         let conn = match &mut self.conn {
@@ -208,50 +245,107 @@ impl Thread {
                 }
                 Err(e) => {
                     self.store.unreachable(&e);
-                    return Outcome::Failed(StoreError::Write {
+                    return Outcome::NotBegun(StoreError::Write {
                         unavailable: true,
                         message: format!("cannot connect: {e}"),
                     });
                 }
             },
         };
-        let mut a_job_failed = false;
-        let together = conn.transaction(|conn| {
-            for job in batch.iter_mut() {
-                if !job.run(conn) {
-                    a_job_failed = true;
-                    return Err(DieselError::RollbackTransaction);
-                }
-            }
-            Ok(())
-        });
-        let outcome = match together {
-            Ok(()) => Outcome::Done(batch.iter().map(|_| None).collect()),
-            Err(_) if a_job_failed => Outcome::Done(
-                batch
-                    .iter_mut()
-                    .map(|job| alone(conn, job.as_mut()))
-                    .collect(),
-            ),
-            Err(e) => Outcome::Failed(e.into()),
+        let outcome = match begin(conn) {
+            Err(e) => Outcome::NotBegun(e),
+            Ok(()) => together(conn, batch),
         };
-        if conn.is_broken() || matches!(&outcome, Outcome::Failed(e) if e.is_unavailable()) {
+        let lost = match &outcome {
+            Outcome::NotBegun(e) | Outcome::Failed(e) => e.is_unavailable(),
+            Outcome::Done(_) => false,
+        };
+        if lost {
+            // Whatever state it is in, it is not trusted again.
             self.conn = None;
         }
         outcome
     }
 }
 
+/// How a batch ended.
+enum Outcome {
+    /// Every job committed, or each ran in its own transaction and carries
+    /// its own result (`Some` failure for a job whose commit failed).
+    Done(Vec<Option<StoreError>>),
+    /// The transaction could not even begin; no job ran. Safe to retry.
+    NotBegun(StoreError),
+    /// The batch failed after it began: rolled back, or (a failed COMMIT)
+    /// of unknown outcome. Never retried.
+    Failed(StoreError),
+}
+
+/// Opens the writer transaction. On SQLite `BEGIN IMMEDIATE` takes the
+/// write lock at once, waiting for it under `busy_timeout`; a deferred
+/// transaction that reads first would instead fail at its first write
+/// whenever another connection (the CLI, another process) holds the lock.
+/// The transaction is managed here, not by diesel: jobs run plain
+/// statements and never open transactions of their own.
+fn begin(conn: &mut Conn) -> StoreResult<()> {
+    let sql = match conn {
+        Conn::Sqlite(_) => "BEGIN IMMEDIATE",
+        Conn::Postgresql(_) => "BEGIN",
+    };
+    Ok(conn.batch_execute(sql)?)
+}
+
+fn rollback(conn: &mut Conn) {
+    // A failed rollback leaves a connection the next BEGIN will reject;
+    // that failure is reported then.
+    let _ = conn.batch_execute("ROLLBACK");
+}
+
+/// All jobs, one commit.
+fn together(conn: &mut Conn, batch: &mut [Queue]) -> Outcome {
+    for job in batch.iter_mut() {
+        match job.run(conn) {
+            Ran::Ok => {}
+            Ran::Unavailable(e) => {
+                rollback(conn);
+                return Outcome::Failed(e);
+            }
+            Ran::Failed => {
+                rollback(conn);
+                // Nothing was committed: each job runs again on its own.
+                let failures = batch.iter_mut().map(|job| alone(conn, job.as_mut()));
+                return Outcome::Done(failures.collect());
+            }
+        }
+    }
+    match conn.batch_execute("COMMIT") {
+        Ok(()) => Outcome::Done(batch.iter().map(|_| None).collect()),
+        Err(e) => {
+            rollback(conn);
+            Outcome::Failed(e.into())
+        }
+    }
+}
+
 /// Runs one job in a transaction of its own. A job whose statements fail
-/// keeps their error as its result; only a failed BEGIN or COMMIT is
-/// returned.
+/// keeps their error as its result; only a failed BEGIN or COMMIT, or a
+/// lost database, is returned.
 fn alone(conn: &mut Conn, job: &mut dyn Job) -> Option<StoreError> {
-    match conn.transaction(|conn| match job.run(conn) {
-        true => Ok(()),
-        false => Err(DieselError::RollbackTransaction),
-    }) {
-        Ok(()) | Err(DieselError::RollbackTransaction) => None,
-        Err(e) => Some(e.into()),
+    if let Err(e) = begin(conn) {
+        return Some(e);
+    }
+    match job.run(conn) {
+        Ran::Ok => conn.batch_execute("COMMIT").err().map(|e| {
+            rollback(conn);
+            e.into()
+        }),
+        Ran::Failed => {
+            rollback(conn);
+            None
+        }
+        Ran::Unavailable(e) => {
+            rollback(conn);
+            Some(e)
+        }
     }
 }
 

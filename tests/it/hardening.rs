@@ -253,6 +253,17 @@ crate::both! {
 }
 }
 
+/// Polls a future once; its output if it was ready.
+async fn futures_poll_once<F: std::future::Future + Unpin>(mut f: F) -> Option<F::Output> {
+    std::future::poll_fn(|cx| {
+        std::task::Poll::Ready(match std::pin::Pin::new(&mut f).poll(cx) {
+            std::task::Poll::Ready(v) => Some(v),
+            std::task::Poll::Pending => None,
+        })
+    })
+    .await
+}
+
 #[test]
 fn hash_pool_refuses_when_its_queue_is_full() {
     use portcullis::service::limits::HashPool;
@@ -264,21 +275,44 @@ fn hash_pool_refuses_when_its_queue_is_full() {
     rt.block_on(async {
         let pool = std::sync::Arc::new(HashPool::new(1, 1, std::time::Duration::from_secs(5)));
         // With one core the pool has two login threads: two jobs occupy
-        // them, one fills the queue.
+        // them (each says when it has started), one fills the queue.
+        let (started, has_started) = mpsc::channel::<()>();
         let mut releases = Vec::new();
         let mut busy = Vec::new();
         for _ in 0..2 {
             let (release, wait) = mpsc::channel::<()>();
             releases.push(release);
-            let p = pool.clone();
+            let (p, started) = (pool.clone(), started.clone());
             busy.push(tokio::spawn(async move {
-                p.run(move || wait.recv().is_ok()).await
+                p.run(move || {
+                    started.send(()).unwrap();
+                    wait.recv().is_ok()
+                })
+                .await
             }));
         }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        // Polled, not waited on: the spawned tasks need this thread to run.
+        let mut running = 0;
+        while running < 2 {
+            match has_started.try_recv() {
+                Ok(()) => running += 1,
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(1)).await,
+            }
+        }
         let p = pool.clone();
-        let queued = tokio::spawn(async move { p.run(|| 2).await });
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let (sent, was_sent) = tokio::sync::oneshot::channel::<()>();
+        let queued = tokio::spawn(async move {
+            let answer = p.run(|| 2);
+            // `run` queues its job when first polled.
+            let mut answer = std::pin::pin!(answer);
+            let first = futures_poll_once(answer.as_mut()).await;
+            let _ = sent.send(());
+            match first {
+                Some(v) => v,
+                None => answer.await,
+            }
+        });
+        was_sent.await.unwrap();
         assert!(
             pool.run(|| 3).await.is_none(),
             "a full queue is refused at once"

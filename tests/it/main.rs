@@ -19,3 +19,4 @@ mod session;
 mod support;
 mod token;
 mod userinfo;
+mod writer;

@@ -213,10 +213,11 @@ pub(super) fn deny(p: &Provider, pending: &PendingRecord) -> Result<Outcome> {
     Ok(Target::from_pending(pending).error(p, e))
 }
 
+/// The client as of at most a second ago (see `Store::client_cached`).
 fn live_client(p: &Provider, id: &str) -> Result<Option<Client>> {
     Ok(p.store
-        .client(id)?
-        .map(Client::from_record)
+        .client_cached(id)?
+        .map(|record| Client::from_record((*record).clone()))
         .filter(|c| !c.disabled))
 }
 

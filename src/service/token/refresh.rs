@@ -29,6 +29,8 @@ enum Outcome {
         successor: String,
     },
     Refused(OAuthError),
+    /// Another client's token: refused, and left working for its owner.
+    Foreign,
     /// The family was revoked.
     Reused(Box<GrantRecord>),
 }
@@ -42,6 +44,7 @@ pub(super) fn exchange(p: &Provider, client: &Client, params: &Params) -> Result
     // Built before the transaction: the writer thread only decides and
     // writes. Only the rows are random here; the signatures come after the
     // commit, from what was committed.
+    let client_id = client.id.clone();
     let client = client.clone();
     let idle = client
         .refresh_idle_ttl
@@ -58,10 +61,8 @@ pub(super) fn exchange(p: &Provider, client: &Client, params: &Params) -> Result
                 .source_ip(source_ip.clone())
         };
         let refuse = |e| (RefreshWrite::Nothing, Outcome::Refused(e));
-        // Another client's token: refused, and left working for its owner.
         if token.client_id != client.id.as_str() {
-            let e = OAuthError::invalid_grant("unknown refresh token");
-            return refuse(e);
+            return (RefreshWrite::Nothing, Outcome::Foreign);
         }
         if grant.revoked_at.is_some() {
             return refuse(OAuthError::invalid_grant("the refresh token was revoked"));
@@ -113,6 +114,10 @@ pub(super) fn exchange(p: &Provider, client: &Client, params: &Params) -> Result
     match p.store.refresh_step(hash, decide)? {
         None => Err(OAuthError::invalid_grant("unknown refresh token").into()),
         Some(Outcome::Refused(e)) => Err(e.into()),
+        Some(Outcome::Foreign) => {
+            tracing::info!(client_id = %client_id, "refresh token presented by another client");
+            Err(OAuthError::invalid_grant("unknown refresh token").into())
+        }
         Some(Outcome::Reused(grant)) => {
             tracing::warn!(
                 client_id = %grant.client_id,
