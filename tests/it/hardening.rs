@@ -275,7 +275,8 @@ fn hash_pool_refuses_when_its_queue_is_full() {
     rt.block_on(async {
         let pool = std::sync::Arc::new(HashPool::new(1, 1, std::time::Duration::from_secs(5)));
         // With one core the pool has two login threads: two jobs occupy
-        // them (each says when it has started), one fills the queue.
+        // them, one fills the queue. Each job is submitted once the one
+        // before it has started, so the one-place queue is free for it.
         let (started, has_started) = mpsc::channel::<()>();
         let mut releases = Vec::new();
         let mut busy = Vec::new();
@@ -290,13 +291,9 @@ fn hash_pool_refuses_when_its_queue_is_full() {
                 })
                 .await
             }));
-        }
-        // Polled, not waited on: the spawned tasks need this thread to run.
-        let mut running = 0;
-        while running < 2 {
-            match has_started.try_recv() {
-                Ok(()) => running += 1,
-                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(1)).await,
+            // Polled, not waited on: the spawned task needs this thread.
+            while has_started.try_recv().is_err() {
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
             }
         }
         let p = pool.clone();
