@@ -192,6 +192,7 @@ fn basic(c: &Client) -> String {
     )
 }
 
+#[derive(Default)]
 struct Stats {
     ok: u64,
     errors: u64,
@@ -239,12 +240,7 @@ where
             (ok, errors, lat)
         }));
     }
-    let mut stats = Stats {
-        ok: 0,
-        errors: 0,
-        latencies: Vec::new(),
-        elapsed: 0.0,
-    };
+    let mut stats = Stats::default();
     for h in handles {
         let (ok, errors, lat) = h.await.unwrap();
         stats.ok += ok;
@@ -710,12 +706,7 @@ async fn run_backend(name: &str, pg_base: &str, opts: &Options) -> String {
             let client = http();
             let deadline = Instant::now() + Duration::from_secs(secs);
             let started = Instant::now();
-            let mut stats = Stats {
-                ok: 0,
-                errors: 0,
-                latencies: Vec::new(),
-                elapsed: 0.0,
-            };
+            let mut stats = Stats::default();
             while Instant::now() < deadline {
                 tokio::time::sleep(Duration::from_millis(10)).await;
                 let t = Instant::now();

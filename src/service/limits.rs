@@ -149,6 +149,15 @@ fn work(receiver: &Mutex<Receiver<Job>>) {
 mod tests {
     use super::*;
 
+    /// The calling thread's scheduling policy, from /proc (field 41).
+    #[cfg(target_os = "linux")]
+    fn policy() -> i32 {
+        let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+        let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+        // Fields from the third on; the policy is the 41st.
+        after_name.split(' ').nth(41 - 3).unwrap().parse().unwrap()
+    }
+
     fn thread_name() -> String {
         std::thread::current().name().unwrap_or_default().to_owned()
     }
@@ -164,6 +173,15 @@ mod tests {
             .unwrap();
         assert!(outer.starts_with("login-"), "{outer}");
         assert!(inner.starts_with("hash-"), "{inner}");
+        // The hash threads really are in the idle class, the login threads not.
+        #[cfg(target_os = "linux")]
+        {
+            let (outer, inner) = pool
+                .run(|| (policy(), argon2(policy).unwrap()))
+                .await
+                .unwrap();
+            assert_eq!((outer, inner), (libc::SCHED_OTHER, libc::SCHED_IDLE));
+        }
         // Elsewhere (the command line) it runs in place.
         assert_eq!(argon2(thread_name).unwrap(), thread_name());
     }

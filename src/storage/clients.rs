@@ -189,3 +189,41 @@ pub(crate) fn escape_like(s: &str) -> String {
         .replace('%', "\\%")
         .replace('_', "\\_")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(name: &str) -> Arc<ClientRecord> {
+        Arc::new(ClientRecord {
+            id: "c".into(),
+            name: name.into(),
+            secret_hash: None,
+            first_party: false,
+            redirect_uris: "[]".into(),
+            post_logout_redirect_uris: "[]".into(),
+            allowed_scopes: "openid".into(),
+            grant_types: "[]".into(),
+            refresh_without_offline_access: false,
+            access_token_ttl_secs: None,
+            refresh_absolute_ttl_secs: None,
+            refresh_idle_ttl_secs: None,
+            disabled: false,
+            created_at: 0,
+        })
+    }
+
+    /// A row read before a change made here is not cached after it, so a
+    /// disabled client or rotated secret takes effect on this instance at once.
+    #[test]
+    fn a_row_read_before_a_change_is_not_cached() {
+        let cache = ClientCache::default();
+        let read_in = cache.generation();
+        cache.forget("c"); // the change commits while the old row is in flight
+        cache.put(record("old"), read_in);
+        assert!(cache.get("c").is_none());
+        let read_in = cache.generation();
+        cache.put(record("new"), read_in);
+        assert_eq!(cache.get("c").unwrap().name, "new");
+    }
+}

@@ -54,22 +54,29 @@ impl StoreError {
     /// no connection, a connection lost mid-query, or a statement or lock
     /// timeout. Answered 503, worth retrying.
     pub fn is_unavailable(&self) -> bool {
-        use diesel::result::{DatabaseErrorKind, Error};
         match self {
             StoreError::Unavailable(_) => true,
             StoreError::Write { unavailable, .. } => *unavailable,
-            StoreError::Query(Error::DatabaseError(kind, info)) => {
-                matches!(
-                    kind,
-                    DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand
-                ) || info.message().contains("statement timeout")
-                    || info.message().contains("lock timeout")
-                    // SQLite's busy_timeout ran out: another writer held on.
-                    || info.message().contains("database is locked")
-            }
+            StoreError::Query(e) => query_unavailable(e),
             _ => false,
         }
     }
+}
+
+/// See [`StoreError::is_unavailable`]; for a query error still in diesel's
+/// hands (the writer classifies a job's error before keeping it).
+pub(crate) fn query_unavailable(e: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    let Error::DatabaseError(kind, info) = e else {
+        return false;
+    };
+    matches!(
+        kind,
+        DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand
+    ) || info.message().contains("statement timeout")
+        || info.message().contains("lock timeout")
+        // SQLite's busy_timeout ran out: another writer held on.
+        || info.message().contains("database is locked")
 }
 
 /// A connection pool over the configured database.

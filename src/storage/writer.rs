@@ -31,7 +31,7 @@ use diesel::r2d2::ManageConnection;
 use diesel::result::Error as DieselError;
 
 use super::backend::Manager;
-use super::{Conn, Store, StoreError, StoreResult};
+use super::{Conn, Store, StoreError, StoreResult, query_unavailable};
 
 /// The most jobs one transaction takes; bounds how long a batch holds the
 /// SQLite write lock.
@@ -98,23 +98,10 @@ where
 /// The error as a batch failure, when it means the database is away or
 /// overloaded rather than this job wrong.
 fn unavailable(e: &DieselError) -> Option<StoreError> {
-    let failure = StoreError::Write {
+    query_unavailable(e).then(|| StoreError::Write {
         unavailable: true,
         message: e.to_string(),
-    };
-    StoreError::Query(clone_error(e))
-        .is_unavailable()
-        .then_some(failure)
-}
-
-/// Enough of a diesel error to classify it again.
-fn clone_error(e: &DieselError) -> DieselError {
-    match e {
-        DieselError::DatabaseError(kind, info) => {
-            DieselError::DatabaseError(*kind, Box::new(info.message().to_owned()))
-        }
-        other => DieselError::QueryBuilderError(other.to_string().into()),
-    }
+    })
 }
 
 type Queue = Box<dyn Job>;
