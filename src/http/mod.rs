@@ -83,11 +83,22 @@ where
     E: From<crate::service::Error> + Send + 'static,
 {
     let p = provider.clone().into_inner();
-    let ip = req.peer_addr().map(|a| a.ip().to_string());
+    let ip = source_ip(req);
     match web::block(move || crate::service::audit::with_source_ip(ip, || f(&p))).await {
         Ok(result) => result,
         Err(_) => Err(crate::service::Error::TaskFailed.into()),
     }
+}
+
+/// Runs quick service work (no database, no slow crypto) here on the
+/// executor, with the request's source address available as in
+/// [`blocking`].
+pub(crate) fn inline<R>(req: &HttpRequest, f: impl FnOnce() -> R) -> R {
+    crate::service::audit::with_source_ip(source_ip(req), f)
+}
+
+fn source_ip(req: &HttpRequest) -> Option<String> {
+    req.peer_addr().map(|a| a.ip().to_string())
 }
 
 /// Runs work that hashes a password on the hashing threads (see
@@ -102,7 +113,7 @@ where
     R: Send + 'static,
 {
     let p = provider.clone().into_inner();
-    let ip = req.peer_addr().map(|a| a.ip().to_string());
+    let ip = source_ip(req);
     let job = move || crate::service::audit::with_source_ip(ip, || f(&p));
     match provider.hash_pool.run(job).await {
         Some(result) => Ok(result?),

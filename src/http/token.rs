@@ -5,7 +5,7 @@ use actix_web::web::{self, Bytes, Data, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
 
 use super::error::ApiError;
-use super::{authorization, blocking};
+use super::{authorization, blocking, inline};
 use crate::service::clients::ClientCredentials;
 use crate::service::params::Params;
 use crate::service::{OAuthError, Provider, token};
@@ -21,7 +21,13 @@ async fn post_token(
 ) -> Result<HttpResponse, ApiError> {
     let params = form_params(&req, &body)?;
     let creds = client_credentials(&req, &params)?;
-    let response = blocking(&p, &req, move |p| token::exchange(p, &creds, &params)).await?;
+    let quick = inline(&req, || {
+        token::exchange_without_blocking(&p, &creds, &params)
+    });
+    let response = match quick {
+        Some(committed) => committed.await?,
+        None => blocking(&p, &req, move |p| token::exchange(p, &creds, &params)).await?,
+    };
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"))

@@ -100,16 +100,36 @@ fn form_decode(s: &str) -> String {
 /// Authenticates a client: confidential clients by secret (constant-time
 /// compare of SHA-256 hashes), public clients by id alone.
 pub fn authenticate(store: &Store, creds: &ClientCredentials) -> Result<Client> {
-    let (id, secret) = match creds {
-        ClientCredentials::Basic { id, secret } | ClientCredentials::Post { id, secret } => {
-            (id.as_str(), Some(secret))
-        }
-        ClientCredentials::None { id } => (id.as_str(), None),
-        ClientCredentials::Missing => return Err(OAuthError::invalid_client().into()),
+    let (id, secret) = presented(creds)?;
+    let record = store.client_cached(id)?;
+    check(record.as_deref(), secret)
+}
+
+/// [`authenticate`] from the client cache alone, for callers that must not
+/// block on the database: `None` when the client is not cached.
+pub fn authenticate_cached(store: &Store, creds: &ClientCredentials) -> Option<Result<Client>> {
+    let (id, secret) = match presented(creds) {
+        Ok(presented) => presented,
+        Err(e) => return Some(Err(e)),
     };
-    let client = store
-        .client_cached(id)?
-        .map(|record| Client::from_record(ClientRecord::clone(&record)))
+    let record = store.client_if_cached(id)?;
+    Some(check(Some(&record), secret))
+}
+
+/// The client id and, for confidential clients, the secret presented.
+fn presented(creds: &ClientCredentials) -> Result<(&str, Option<&Secret>)> {
+    match creds {
+        ClientCredentials::Basic { id, secret } | ClientCredentials::Post { id, secret } => {
+            Ok((id.as_str(), Some(secret)))
+        }
+        ClientCredentials::None { id } => Ok((id.as_str(), None)),
+        ClientCredentials::Missing => Err(OAuthError::invalid_client().into()),
+    }
+}
+
+fn check(record: Option<&ClientRecord>, secret: Option<&Secret>) -> Result<Client> {
+    let client = record
+        .map(|record| Client::from_record(record.clone()))
         .filter(|c| !c.disabled)
         .ok_or_else(OAuthError::invalid_client)?;
     let ok = match secret {

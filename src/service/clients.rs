@@ -12,7 +12,7 @@ use crate::secret::{Secret, ct_eq};
 use crate::storage::Store;
 use crate::storage::clients::ClientRecord;
 
-pub use super::client_auth::{ClientCredentials, authenticate};
+pub use super::client_auth::{ClientCredentials, authenticate, authenticate_cached};
 
 pub const GRANT_AUTHORIZATION_CODE: &str = "authorization_code";
 pub const GRANT_REFRESH_TOKEN: &str = "refresh_token";

@@ -114,6 +114,11 @@ impl Store {
         Ok(Some(record))
     }
 
+    /// The client if the cache holds it, without touching the database.
+    pub fn client_if_cached(&self, id: &str) -> Option<Arc<ClientRecord>> {
+        self.client_cache.get(id)
+    }
+
     pub fn client(&self, id: &str) -> StoreResult<Option<ClientRecord>> {
         Ok(clients::table
             .find(id)

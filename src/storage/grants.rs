@@ -89,18 +89,16 @@ impl Store {
         token: AccessTokenRecord,
         audit: Option<super::audit::AuditRecord>,
     ) -> StoreResult<()> {
-        use super::schema::audit_events;
-        self.write(move |conn| {
-            diesel::insert_into(access_tokens::table)
-                .values(&token)
-                .execute(conn)?;
-            if let Some(audit) = &audit {
-                diesel::insert_into(audit_events::table)
-                    .values(audit)
-                    .execute(conn)?;
-            }
-            Ok(())
-        })
+        self.write(access_token_job(token, audit))
+    }
+
+    /// [`Store::insert_access_token`] for an async caller.
+    pub fn insert_access_token_async(
+        &self,
+        token: AccessTokenRecord,
+        audit: Option<super::audit::AuditRecord>,
+    ) -> impl std::future::Future<Output = StoreResult<()>> + use<> {
+        self.write_async(access_token_job(token, audit))
     }
 
     pub fn access_token(&self, jti: &str) -> StoreResult<Option<AccessTokenRecord>> {
@@ -237,5 +235,24 @@ impl Store {
             diesel::delete(consents::table.find((user_id, client_id))).execute(conn)?;
             Ok(ids.len())
         })
+    }
+}
+
+/// The statements of an issued access token and its audit event.
+fn access_token_job(
+    token: AccessTokenRecord,
+    audit: Option<super::audit::AuditRecord>,
+) -> impl FnMut(&mut Conn) -> QueryResult<()> + Send + 'static {
+    use super::schema::audit_events;
+    move |conn| {
+        diesel::insert_into(access_tokens::table)
+            .values(&token)
+            .execute(conn)?;
+        if let Some(audit) = &audit {
+            diesel::insert_into(audit_events::table)
+                .values(audit)
+                .execute(conn)?;
+        }
+        Ok(())
     }
 }

@@ -155,6 +155,30 @@ impl Store {
         }
     }
 
+    /// [`Store::write`] for async callers: the write is queued at once and
+    /// the future resolves when it has committed, with no thread blocked
+    /// meanwhile. Only the writer threads' own store lacks a writer; there
+    /// the transaction runs before this returns.
+    pub(crate) fn write_async<T, F>(
+        &self,
+        f: F,
+    ) -> impl std::future::Future<Output = StoreResult<T>> + use<T, F>
+    where
+        F: FnMut(&mut Conn) -> Result<T, diesel::result::Error> + Send + 'static,
+        T: Send + 'static,
+    {
+        let queued = match &self.writer {
+            Some(writer) => Ok(writer.write_async(f)),
+            None => Err(self.write(f)),
+        };
+        async move {
+            match queued {
+                Ok(commit) => commit.await,
+                Err(done) => done,
+            }
+        }
+    }
+
     pub fn migrate(&self) -> StoreResult<()> {
         backend::migrate(&mut *self.conn()?)
     }

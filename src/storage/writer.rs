@@ -22,6 +22,7 @@
 //! it is why a job may run more than once: it must do nothing but its
 //! statements.
 
+use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::sync::{Arc, Mutex};
@@ -58,7 +59,14 @@ enum Ran {
 struct Pending<T, F> {
     f: F,
     result: Option<Result<T, DieselError>>,
-    done: SyncSender<StoreResult<T>>,
+    done: Reply<T>,
+}
+
+/// Where a job's outcome goes: a thread blocked on it, or a task awaiting
+/// it (which holds no thread while the batch commits).
+enum Reply<T> {
+    Blocking(SyncSender<StoreResult<T>>),
+    Async(tokio::sync::oneshot::Sender<StoreResult<T>>),
 }
 
 impl<T, F> Job for Pending<T, F>
@@ -91,7 +99,10 @@ where
             (None, None) => Err(writer_gone()),
         };
         // The caller may have gone; nothing to do then.
-        let _ = self.done.send(outcome);
+        let _ = match self.done {
+            Reply::Blocking(done) => done.send(outcome).ok(),
+            Reply::Async(done) => done.send(outcome).ok(),
+        };
     }
 }
 
@@ -141,13 +152,37 @@ impl Writer {
         T: Send + 'static,
     {
         let (done, outcome) = mpsc::sync_channel::<StoreResult<T>>(1);
+        self.queue(f, Reply::Blocking(done))?;
+        outcome.recv().unwrap_or_else(|_| Err(writer_gone()))
+    }
+
+    /// Queues `f`; the returned future resolves once it has committed.
+    /// Queuing never blocks, so an async task can hand over a write
+    /// without a blocking thread waiting for the commit on its behalf.
+    pub(super) fn write_async<T, F>(&self, f: F) -> impl Future<Output = StoreResult<T>> + use<T, F>
+    where
+        F: FnMut(&mut Conn) -> Result<T, DieselError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let (done, outcome) = tokio::sync::oneshot::channel::<StoreResult<T>>();
+        let queued = self.queue(f, Reply::Async(done));
+        async move {
+            queued?;
+            outcome.await.unwrap_or_else(|_| Err(writer_gone()))
+        }
+    }
+
+    fn queue<T, F>(&self, f: F, done: Reply<T>) -> StoreResult<()>
+    where
+        F: FnMut(&mut Conn) -> Result<T, DieselError> + Send + 'static,
+        T: Send + 'static,
+    {
         let job = Box::new(Pending {
             f,
             result: None,
             done,
         });
-        self.queue.send(job).map_err(|_| writer_gone())?;
-        outcome.recv().unwrap_or_else(|_| Err(writer_gone()))
+        self.queue.send(job).map_err(|_| writer_gone())
     }
 }
 

@@ -56,3 +56,94 @@ crate::both! {
     assert_eq!(res.json::<Value>().unwrap()["error"], "unauthorized_client");
 }
 }
+
+/// What a token response says, without the parts that differ per token.
+fn outcome(res: reqwest::blocking::Response) -> (u16, String, bool) {
+    let status = res.status().as_u16();
+    let challenge = res.headers().contains_key("www-authenticate");
+    let body: Value = res.json().unwrap();
+    let said = match body.get("error") {
+        Some(error) => format!("error {error}"),
+        None => format!("{} {}", body["token_type"], body["scope"]),
+    };
+    (status, said, challenge)
+}
+
+crate::both! {
+    fn cached_clients_are_answered_like_uncached_ones() {
+    // A client_credentials request from a cached client with ES256 access
+    // tokens is answered without a blocking thread; with RS256 it always
+    // takes the blocking path. Every answer must be the same on both.
+    let quick = TestServer::start();
+    let slow = TestServer::start_with(|c| {
+        c.tokens.access_token_alg = portcullis::crypto::keys::Alg::RS256;
+    });
+    let answers = |server: &TestServer| {
+        let spec = |grant_types: &[&str], public| ClientSpec {
+            redirect: if grant_types == ["client_credentials"] {
+                String::new()
+            } else {
+                support::REDIRECT.into()
+            },
+            public,
+            grant_types: Some(grant_types.iter().map(|g| g.to_string()).collect()),
+            scopes: Some("api.read api.write".into()),
+            ..Default::default()
+        };
+        let service = server.add_client(spec(&["client_credentials"], false));
+        let web = server.add_client(spec(&["authorization_code"], false));
+        let public = server.add_client(spec(&["authorization_code"], true));
+        let secret = service.secret.as_deref().unwrap();
+        let good = Some((service.id.as_str(), secret));
+        let cc = [("grant_type", "client_credentials")];
+        let mut seen = Vec::new();
+        for round in ["uncached", "cached"] {
+            let mut said = |what: &str, res| seen.push((round, what.to_owned(), outcome(res)));
+            said("ok", token_request(server, good, &cc));
+            said("scope", token_request(server, good, &[cc[0], ("scope", "api.write")]));
+            said("bad scope", token_request(server, good, &[cc[0], ("scope", "admin")]));
+            said("wrong secret", token_request(server, Some((&service.id, "nope")), &cc));
+            let posted = [cc[0], ("client_id", &service.id), ("client_secret", "nope")];
+            said("wrong posted secret", token_request(server, None, &posted));
+            said("twice", token_request(server, good, &[cc[0], cc[0]]));
+            said("no grant", token_request(server, good, &[("scope", "api.read")]));
+            let web_creds = Some((web.id.as_str(), web.secret.as_deref().unwrap()));
+            said("not allowed", token_request(server, web_creds, &cc));
+            let as_public = [cc[0], ("client_id", public.id.as_str())];
+            said("public", token_request(server, None, &as_public));
+            said("unknown", token_request(server, Some(("nobody", "x")), &cc));
+        }
+        seen
+    };
+    let (fast, blocking) = (answers(&quick), answers(&slow));
+    assert_eq!(fast, blocking);
+    let ok = &fast.iter().find(|(round, what, _)| *round == "cached" && what == "ok").unwrap().2;
+    assert_eq!(ok, &(200, "\"Bearer\" \"api.read api.write\"".to_owned(), false));
+    let wrong = &fast.iter().find(|(round, what, _)| *round == "cached" && what == "wrong secret").unwrap().2;
+    assert_eq!(wrong, &(401, "error \"invalid_client\"".to_owned(), true));
+}
+}
+
+crate::both! {
+    fn a_token_is_recorded_before_it_is_answered() {
+    let server = TestServer::start();
+    let service = server.add_client(ClientSpec {
+        redirect: String::new(),
+        grant_types: Some(vec!["client_credentials".into()]),
+        scopes: Some("api.read".into()),
+        ..Default::default()
+    });
+    let creds = Some((service.id.as_str(), service.secret.as_deref().unwrap()));
+    for _ in 0..20 {
+        let res = token_request(&server, creds, &[("grant_type", "client_credentials")]);
+        assert_eq!(res.status(), 200);
+        let token = res.json::<Value>().unwrap()["access_token"].as_str().unwrap().to_owned();
+        let jti = support::jwt_parts(&token).1["jti"].as_str().unwrap().to_owned();
+        // Read straight from the database: the row is there as soon as the
+        // answer is.
+        let row = server.provider.store.access_token(&jti).unwrap();
+        assert!(row.is_some_and(|r| r.client_id == service.id && r.revoked_at.is_none()));
+        assert_eq!(support::introspect(&server, &service, &token)["active"], true);
+    }
+}
+}

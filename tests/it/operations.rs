@@ -52,6 +52,21 @@ fn database_outage_gives_503_and_service_resumes() {
         });
         let token = support::access_token(&server, &client, "alice");
         assert_eq!(userinfo(&server, &token).status(), 200);
+        // A cached client's client_credentials grant commits from an async
+        // task; an outage must answer it too.
+        let service = server.add_client(ClientSpec {
+            redirect: String::new(),
+            grant_types: Some(vec!["client_credentials".into()]),
+            ..Default::default()
+        });
+        let machine = || {
+            support::token_request(
+                &server,
+                Some((&service.id, service.secret.as_deref().unwrap())),
+                &[("grant_type", "client_credentials")],
+            )
+        };
+        assert_eq!(machine().status(), 200);
         let before = outage_lines();
 
         proxy.cut();
@@ -73,6 +88,12 @@ fn database_outage_gives_503_and_service_resumes() {
             ],
         );
         assert_eq!(res.status(), 503);
+        let res = machine();
+        assert_eq!(res.status(), 503);
+        assert_eq!(
+            res.json::<Value>().unwrap()["error"],
+            "temporarily_unavailable"
+        );
         let page = support::http()
             .get(support::authorize_url(&server, &client, &[]))
             .send()
@@ -105,6 +126,7 @@ fn database_outage_gives_503_and_service_resumes() {
         until("service to resume", || {
             userinfo(&server, &token).status() == 200
         });
+        until("token issue to resume", || machine().status() == 200);
         assert_eq!(
             support::http()
                 .get(server.url("/readyz"))

@@ -7,11 +7,58 @@ use crate::service::clients::{Client, GRANT_CLIENT_CREDENTIALS};
 use crate::service::params::Params;
 use crate::service::scope::Scope;
 use crate::service::{ErrorCode, OAuthError, Provider, Result};
+use crate::storage::audit::AuditRecord;
+use crate::storage::grants::AccessTokenRecord;
 
 /// Scopes that describe a user; meaningless without one.
 const USER_SCOPES: &[&str] = &["openid", "offline_access", "profile", "email"];
 
 pub(super) fn exchange(p: &Provider, client: &Client, params: &Params) -> Result<TokenResponse> {
+    let Issued {
+        response,
+        record,
+        audit,
+    } = issue(p, client, params)?;
+    p.store.insert_access_token(record, Some(audit))?;
+    Ok(issued(client.id.as_str(), response))
+}
+
+/// A token signed and the rows that record it, not yet written.
+pub(super) struct Issued {
+    response: TokenResponse,
+    record: AccessTokenRecord,
+    audit: AuditRecord,
+}
+
+impl Issued {
+    /// Queues the rows; the future answers once they are committed.
+    pub(super) fn commit(
+        self,
+        p: &Provider,
+    ) -> impl Future<Output = Result<TokenResponse>> + use<> {
+        let client_id = self.record.client_id.clone();
+        let committed = p
+            .store
+            .insert_access_token_async(self.record, Some(self.audit));
+        let response = self.response;
+        async move {
+            committed.await?;
+            Ok(issued(&client_id, response))
+        }
+    }
+}
+
+fn issued(client_id: &str, response: TokenResponse) -> TokenResponse {
+    tracing::info!(
+        client_id,
+        grant_type = GRANT_CLIENT_CREDENTIALS,
+        "tokens issued"
+    );
+    response
+}
+
+/// Checks the scope and signs the token; writes nothing.
+pub(super) fn issue(p: &Provider, client: &Client, params: &Params) -> Result<Issued> {
     if client.is_public() {
         let e = OAuthError::new(
             ErrorCode::UnauthorizedClient,
@@ -44,14 +91,16 @@ pub(super) fn exchange(p: &Provider, client: &Client, params: &Params) -> Result
         .client(client.id.to_string())
         .detail(GRANT_CLIENT_CREDENTIALS)
         .build(p.now());
-    p.store.insert_access_token(access.record, Some(audit))?;
-    tracing::info!(client_id = %client.id, grant_type = GRANT_CLIENT_CREDENTIALS, "tokens issued");
-    Ok(TokenResponse {
-        access_token: access.token,
-        token_type: "Bearer",
-        expires_in: access.expires_in,
-        scope: scope.to_string(),
-        refresh_token: None,
-        id_token: None,
+    Ok(Issued {
+        response: TokenResponse {
+            access_token: access.token,
+            token_type: "Bearer",
+            expires_in: access.expires_in,
+            scope: scope.to_string(),
+            refresh_token: None,
+            id_token: None,
+        },
+        record: access.record,
+        audit,
     })
 }
