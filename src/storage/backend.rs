@@ -238,4 +238,27 @@ mod tests {
         );
         assert!(Backend::from_url("mysql://u@h/db").is_err());
     }
+
+    /// `.cargo/config.toml` builds the bundled SQLite with the query planner
+    /// stability guarantee; without it every `.first()` query is parsed
+    /// again on each run (see there). A build that lost the flag fails here.
+    #[test]
+    fn sqlite_is_built_with_a_stable_query_planner() {
+        use diesel::connection::Connection;
+        use diesel::prelude::*;
+
+        #[derive(QueryableByName)]
+        struct CompileOption {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            compile_options: String,
+        }
+        let mut conn = diesel::SqliteConnection::establish(":memory:").unwrap();
+        let options = diesel::sql_query("PRAGMA compile_options")
+            .load::<CompileOption>(&mut conn)
+            .unwrap();
+        assert!(
+            options.iter().any(|o| o.compile_options == "ENABLE_QPSG"),
+            "bundled SQLite built without SQLITE_ENABLE_QPSG"
+        );
+    }
 }
