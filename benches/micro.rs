@@ -11,6 +11,7 @@ use portcullis::crypto::random;
 use portcullis::service::audit;
 use portcullis::storage::Store;
 use portcullis::storage::grants::{AccessTokenRecord, CodeRecord, GrantRecord};
+use portcullis::storage::pending::PendingRecord;
 use portcullis::storage::refresh::{CodeRedemption, RefreshRecord, RefreshWrite, Rotation};
 use serde_json::json;
 
@@ -104,7 +105,26 @@ fn store_rotation(c: &mut Criterion) {
         expires_at: 0,
         used_at: None,
     };
-    store.insert_grant_with_code(&grant, &code).unwrap();
+    // The grant comes from a finished authorization request, as in the
+    // server.
+    let pending = PendingRecord {
+        id: random::id(),
+        client_id: client_id.to_string(),
+        redirect_uri: code.redirect_uri.clone(),
+        scope: grant.scope.clone(),
+        state: None,
+        nonce: None,
+        code_challenge: None,
+        response_mode: "query".into(),
+        prompt: None,
+        max_age: None,
+        login_hint: None,
+        authenticated_session_id: None,
+        created_at: 0,
+        expires_at: i64::MAX,
+    };
+    store.insert_pending(&pending).unwrap();
+    assert!(store.issue_code(&pending.id, &grant, &code).unwrap());
     let record = |hash: String| RefreshRecord {
         token_hash: hash,
         id: random::id(),

@@ -4,8 +4,9 @@
 //! OpenID Connect flow logic) -> [`storage`] (diesel), with [`crypto`] for
 //! keys, tokens and hashing. [`config`] and [`cli`] sit at the edge.
 
-// One audited exception: lowering the hashing threads' CPU priority
-// (service::limits), which has no safe wrapper in std.
+// Two audited exceptions, both system calls without a safe wrapper in std:
+// lowering the hashing threads' CPU priority (service::limits) and asking
+// for huge pages for the argon2 memory (crypto::password).
 #![deny(unsafe_code)]
 
 pub mod cli;

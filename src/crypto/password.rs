@@ -59,6 +59,10 @@ fn verify_in_place(password: &Secret, phc: &str) -> Option<bool> {
     let argon = Argon2::new(algorithm, version, params);
     MEMORY
         .with_borrow_mut(|memory| {
+            if memory.capacity() < blocks {
+                memory.reserve_exact(blocks - memory.len());
+                prefer_huge_pages(memory);
+            }
             memory.resize(blocks, Block::default());
             argon.hash_password_into_with_memory(
                 password.expose().as_bytes(),
@@ -69,6 +73,39 @@ fn verify_in_place(password: &Secret, phc: &str) -> Option<bool> {
         })
         .ok()?;
     Some(bool::from(computed.ct_eq(expected)))
+}
+
+/// Asks Linux to back the argon2 memory with 2 MiB pages. argon2id reads
+/// its 19 MiB in a data-dependent order, so with 4 KiB pages most reads
+/// also miss the TLB; with huge pages a verification is about 5% faster
+/// (measured here: 124-128/s against 130-134/s on two cores), and hashing
+/// suffers less from other threads evicting its TLB entries. Called before
+/// the memory is first touched, so the pages are huge from the start.
+/// Advice only: where it is refused, hashing works as before.
+#[allow(unsafe_code)]
+fn prefer_huge_pages(memory: &mut Vec<Block>) {
+    #[cfg(target_os = "linux")]
+    {
+        const HUGE: usize = 2 << 20;
+        let start = memory.as_mut_ptr() as usize;
+        let end = start + memory.capacity() * std::mem::size_of::<Block>();
+        // Only whole huge pages inside the allocation.
+        let (first, last) = (start.next_multiple_of(HUGE), end / HUGE * HUGE);
+        if first < last {
+            // SAFETY: the range lies inside this Vec's own allocation, and
+            // MADV_HUGEPAGE only changes how the kernel backs it: it reads
+            // and writes nothing, and the contents stay as they are.
+            let _ = unsafe {
+                libc::madvise(
+                    first as *mut libc::c_void,
+                    last - first,
+                    libc::MADV_HUGEPAGE,
+                )
+            };
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = memory;
 }
 
 /// Spends the same work as [`verify`] for a user that does not exist, so

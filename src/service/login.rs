@@ -7,7 +7,7 @@ use super::{Provider, Result};
 use crate::crypto::random;
 use crate::secret::Secret;
 use crate::storage::pending::PendingRecord;
-use crate::storage::sessions::SessionRecord;
+use crate::storage::sessions::{SessionRecord, SessionStart};
 use crate::storage::users::UserRecord;
 
 /// CSRF purpose strings, so a token minted for one form fits no other.
@@ -156,9 +156,7 @@ pub fn login(
             return Ok(LoginOutcome::BadCredentials);
         }
     };
-    if let Some(old) = current_session(p, old_session)? {
-        p.store.delete_session(&old.id)?;
-    }
+    let replaces = current_session(p, old_session)?.map(|old| old.id);
     let cookie = Secret::new(random::prefixed_secret("pss_"));
     let now = p.now();
     let session = SessionRecord {
@@ -169,16 +167,16 @@ pub fn login(
         created_at: now,
         expires_at: now + p.config.session.ttl_secs,
     };
-    p.store.insert_session(&session)?;
     let mut event = audit::event(Kind::LoginSucceeded).subject(user.id.clone());
     if let Some(client_id) = &client_id {
         event = event.client(client_id.clone());
     }
-    event.record(p);
-    if let Some(pending) = &pending {
-        p.store
-            .mark_pending_authenticated(&pending.id, &session.id)?;
-    }
+    p.store.start_session(SessionStart {
+        replaces,
+        session,
+        audit: event.build(now),
+        pending_id: pending.map(|pending| pending.id),
+    })?;
     tracing::info!(
         user_id = %user.id,
         client_id = client_id.as_deref(),

@@ -1,11 +1,11 @@
-//! The conditional updates on the hot paths, as statements diesel can keep
+//! The updates on the hot paths, as statements diesel can keep
 //! prepared. Diesel never caches an UPDATE built with its query builder (a
 //! changeset may change the SQL), so each would be parsed and planned again
 //! on every request; these have fixed SQL and only bind values.
 //!
-//! Each sets a column only where it is still unset, and reports through the
-//! row count whether this call was the one that did: of racing requests
-//! exactly one sees 1.
+//! The conditional ones set a column only where it is still unset, and
+//! report through the row count whether this call was the one that did: of
+//! racing requests exactly one sees 1.
 
 use diesel::backend::Backend;
 use diesel::pg::{Pg, PgConnection};
@@ -99,6 +99,85 @@ fixed_statement!(
     "code_hash",
     code_hash
 );
+
+/// `UPDATE pending_requests SET authenticated_session_id = $session_id
+/// WHERE id = $id`: ties a pending request to the login made for it.
+#[derive(Debug)]
+pub(super) struct MarkPendingAuthenticated {
+    pub id: String,
+    pub session_id: String,
+}
+
+/// `UPDATE grants SET expires_at = $expires_at WHERE id = $id`: gives a
+/// grant the end of the refresh-token family it now has.
+#[derive(Debug)]
+pub(super) struct SetGrantExpiry {
+    pub id: String,
+    pub expires_at: Option<i64>,
+}
+
+/// `UPDATE $table SET $column = $value WHERE id = $id`.
+fn set_by_id<'b, DB, ST, V>(
+    mut out: AstPass<'_, 'b, DB>,
+    table: &str,
+    column: &str,
+    value: &'b V,
+    id: &'b String,
+) -> QueryResult<()>
+where
+    DB: Backend + HasSqlType<ST> + HasSqlType<Text>,
+    V: ToSql<ST, DB>,
+    String: ToSql<Text, DB>,
+{
+    out.push_sql("UPDATE ");
+    out.push_identifier(table)?;
+    out.push_sql(" SET ");
+    out.push_identifier(column)?;
+    out.push_sql(" = ");
+    out.push_bind_param::<ST, _>(value)?;
+    out.push_sql(" WHERE ");
+    out.push_identifier("id")?;
+    out.push_sql(" = ");
+    out.push_bind_param::<Text, _>(id)?;
+    Ok(())
+}
+
+impl QueryId for MarkPendingAuthenticated {
+    type QueryId = Self;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl<DB> QueryFragment<DB> for MarkPendingAuthenticated
+where
+    DB: Backend + HasSqlType<Text>,
+    String: ToSql<Text, DB>,
+{
+    fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        let column = "authenticated_session_id";
+        set_by_id::<_, Text, _>(out, "pending_requests", column, &self.session_id, &self.id)
+    }
+}
+
+impl<C> RunQueryDsl<C> for MarkPendingAuthenticated {}
+
+impl QueryId for SetGrantExpiry {
+    type QueryId = Self;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl<DB> QueryFragment<DB> for SetGrantExpiry
+where
+    DB: Backend + HasSqlType<Nullable<BigInt>> + HasSqlType<Text>,
+    Option<i64>: ToSql<Nullable<BigInt>, DB>,
+    String: ToSql<Text, DB>,
+{
+    fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        let expires_at = &self.expires_at;
+        set_by_id::<_, Nullable<BigInt>, _>(out, "grants", "expires_at", expires_at, &self.id)
+    }
+}
+
+impl<C> RunQueryDsl<C> for SetGrantExpiry {}
 
 /// A whole rotation in one PostgreSQL statement: retire the presented
 /// token unless it already was, and only then insert its successor, the

@@ -48,20 +48,29 @@ pub struct AccessTokenRecord {
 }
 
 impl Store {
-    pub fn insert_grant_with_code(
+    /// Finishes a pending authorization request with a grant and its code,
+    /// in one transaction. False, with nothing written, when the request
+    /// was already gone: a double-submitted form gets one code, not two.
+    pub fn issue_code(
         &self,
+        pending_id: &str,
         grant: &GrantRecord,
         code: &CodeRecord,
-    ) -> StoreResult<()> {
-        let (grant, code) = (grant.clone(), code.clone());
+    ) -> StoreResult<bool> {
+        use super::schema::pending_requests;
+        let (pending_id, grant, code) = (pending_id.to_owned(), grant.clone(), code.clone());
         self.write(move |conn| {
+            let taken = diesel::delete(pending_requests::table.find(&pending_id)).execute(conn)?;
+            if taken == 0 {
+                return Ok(false);
+            }
             diesel::insert_into(grants::table)
                 .values(&grant)
                 .execute(conn)?;
             diesel::insert_into(authorization_codes::table)
                 .values(&code)
                 .execute(conn)?;
-            Ok(())
+            Ok(true)
         })
     }
 

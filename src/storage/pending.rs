@@ -46,17 +46,6 @@ impl Store {
             .optional()?)
     }
 
-    /// Records that the user logged in for this request.
-    pub fn mark_pending_authenticated(&self, id: &str, session_id: &str) -> StoreResult<()> {
-        let (id, session_id) = (id.to_owned(), session_id.to_owned());
-        self.write(move |conn| {
-            diesel::update(pending_requests::table.find(&id))
-                .set(pending_requests::authenticated_session_id.eq(&session_id))
-                .execute(conn)
-        })?;
-        Ok(())
-    }
-
     /// Removes a finished request; true only for the caller that removed it,
     /// so a double-submitted form cannot finish the same request twice.
     pub fn take_pending(&self, id: &str) -> StoreResult<bool> {

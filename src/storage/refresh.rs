@@ -4,7 +4,7 @@
 use diesel::prelude::*;
 
 use super::audit::AuditRecord;
-use super::conditional::{RetireRefreshToken, RotateOnPostgres, UseCode};
+use super::conditional::{RetireRefreshToken, RotateOnPostgres, SetGrantExpiry, UseCode};
 use super::grants::{AccessTokenRecord, GrantRecord};
 use super::schema::{access_tokens, audit_events, grants, refresh_tokens};
 use super::{Conn, Store, StoreResult};
@@ -89,9 +89,11 @@ impl Store {
                 diesel::insert_into(refresh_tokens::table)
                     .values(refresh)
                     .execute(conn)?;
-                diesel::update(grants::table.find(&r.grant_id))
-                    .set(grants::expires_at.eq(r.family_expires_at))
-                    .execute(conn)?;
+                SetGrantExpiry {
+                    id: r.grant_id.clone(),
+                    expires_at: r.family_expires_at,
+                }
+                .execute(conn)?;
             }
             Ok(true)
         })

@@ -2,6 +2,7 @@
 
 use diesel::prelude::*;
 
+use super::audit::AuditRecord;
 use super::schema::{login_sessions, users};
 use super::{Store, StoreResult};
 
@@ -17,15 +18,42 @@ pub struct SessionRecord {
     pub expires_at: i64,
 }
 
+/// What a successful login writes (see [`Store::start_session`]).
+pub struct SessionStart {
+    /// The session the browser had before, ended by this login.
+    pub replaces: Option<String>,
+    pub session: SessionRecord,
+    pub audit: AuditRecord,
+    /// The authorization request the login was for.
+    pub pending_id: Option<String>,
+}
+
 impl Store {
-    pub fn insert_session(&self, session: &SessionRecord) -> StoreResult<()> {
-        let session = session.clone();
+    /// A login, in one transaction: the browser's previous session (if
+    /// any) ends, the new one starts, the event is recorded, and the
+    /// pending authorization request (if any) is tied to the new session.
+    pub fn start_session(&self, login: SessionStart) -> StoreResult<()> {
+        use super::conditional::MarkPendingAuthenticated;
+        use super::schema::audit_events;
         self.write(move |conn| {
+            if let Some(old) = &login.replaces {
+                diesel::delete(login_sessions::table.find(old)).execute(conn)?;
+            }
             diesel::insert_into(login_sessions::table)
-                .values(&session)
-                .execute(conn)
-        })?;
-        Ok(())
+                .values(&login.session)
+                .execute(conn)?;
+            diesel::insert_into(audit_events::table)
+                .values(&login.audit)
+                .execute(conn)?;
+            if let Some(pending) = &login.pending_id {
+                MarkPendingAuthenticated {
+                    id: pending.clone(),
+                    session_id: login.session.id.clone(),
+                }
+                .execute(conn)?;
+            }
+            Ok(())
+        })
     }
 
     /// The live session for a cookie secret hash, if its user is still enabled.

@@ -5,7 +5,7 @@ use std::os::unix::fs::PermissionsExt;
 
 use serde_json::Value;
 
-use crate::support::browser::location;
+use crate::support::browser::{hidden, location};
 use crate::support::{self, Browser, Callback, ClientSpec, PASSWORD, TestServer, authorize_url};
 
 #[test]
@@ -323,4 +323,117 @@ fn hash_pool_refuses_when_its_queue_is_full() {
         assert_eq!(queued.await.unwrap(), Some(2));
         assert_eq!(pool.run(|| 4).await, Some(4));
     });
+}
+
+crate::both! {
+    fn a_consent_posted_twice_issues_one_code() {
+    let server = TestServer::start();
+    server.add_user("alice");
+    let client = server.confidential();
+    let browser = Browser::new();
+    let res = browser.get(&authorize_url(&server, &client, &[]));
+    let res = browser.submit_login(&location(&res).unwrap(), "alice", PASSWORD);
+    let consent = location(&browser.get(&location(&res).unwrap())).unwrap();
+    let page = browser.get(&consent).text().unwrap();
+    let (request, csrf) = (hidden(&page, "request"), hidden(&page, "csrf"));
+    let form = [
+        ("request", request.as_str()),
+        ("csrf", csrf.as_str()),
+        ("decision", "approve"),
+    ];
+    // The same form twice at once (a double click): one code, and an
+    // error page for the other.
+    let answers: Vec<_> = std::thread::scope(|scope| {
+        let post = || scope.spawn(|| browser.post(&server.url("/consent"), &form));
+        let (a, b) = (post(), post());
+        vec![a.join().unwrap(), b.join().unwrap()]
+    });
+    let codes = answers
+        .iter()
+        .filter_map(location)
+        .filter(|l| Callback::parse(l).param("code").is_some())
+        .count();
+    assert_eq!(codes, 1);
+    assert!(answers.iter().any(|r| r.status().is_client_error()));
+}
+}
+
+crate::both! {
+    fn a_pending_request_yields_one_grant() {
+    use portcullis::storage::grants::{CodeRecord, GrantRecord};
+    use portcullis::storage::pending::PendingRecord;
+    let server = TestServer::start();
+    let client = server.confidential();
+    let store = &server.provider.store;
+    let now = server.clock_now();
+    let pending = PendingRecord {
+        id: "pending-1".into(),
+        client_id: client.id.clone(),
+        redirect_uri: client.redirect.clone(),
+        scope: "openid".into(),
+        state: None,
+        nonce: None,
+        code_challenge: None,
+        response_mode: "query".into(),
+        prompt: None,
+        max_age: None,
+        login_hint: None,
+        authenticated_session_id: None,
+        created_at: now,
+        expires_at: now + 600,
+    };
+    store.insert_pending(&pending).unwrap();
+    let issue = |n: &str| {
+        let grant = GrantRecord {
+            id: format!("grant-{n}"),
+            client_id: client.id.clone(),
+            user_id: None,
+            session_id: None,
+            scope: "openid".into(),
+            auth_time: None,
+            created_at: now,
+            expires_at: None,
+            revoked_at: None,
+        };
+        let code = CodeRecord {
+            code_hash: format!("code-{n}"),
+            grant_id: grant.id.clone(),
+            redirect_uri: client.redirect.clone(),
+            nonce: None,
+            code_challenge: None,
+            expires_at: now + 60,
+            used_at: None,
+        };
+        store.issue_code(&pending.id, &grant, &code).unwrap()
+    };
+    assert!(issue("a"));
+    assert!(!issue("b"), "the request is used up");
+    assert!(store.code_with_grant("code-a").unwrap().is_some());
+    assert!(store.code_with_grant("code-b").unwrap().is_none(), "nothing written");
+}
+}
+
+crate::both! {
+    fn consents_saved_at_once_all_succeed() {
+    let server = TestServer::start();
+    let user = server.add_user("alice");
+    let client = server.confidential();
+    let store = &server.provider.store;
+    let now = server.clock_now();
+    let barrier = std::sync::Barrier::new(8);
+    std::thread::scope(|scope| {
+        let saves: Vec<_> = (0..8)
+            .map(|_| {
+                scope.spawn(|| {
+                    barrier.wait();
+                    store.save_consent(&user, &client.id, "openid", now)
+                })
+            })
+            .collect();
+        for save in saves {
+            save.join().unwrap().unwrap();
+        }
+    });
+    assert_eq!(store.consent(&user, &client.id).unwrap().unwrap().scope, "openid");
+}
 }

@@ -332,11 +332,6 @@ fn issue_code(
     session: &SessionRecord,
     target: &Target,
 ) -> Result<Outcome> {
-    // Removing the pending request first makes a double submit harmless:
-    // only one caller gets past this line.
-    if !p.store.take_pending(&pending.id)? {
-        return Ok(Outcome::Page(PageError::RequestExpired));
-    }
     let now = p.now();
     let code = Secret::new(random::prefixed_secret("pcc_"));
     let grant = GrantRecord {
@@ -359,7 +354,11 @@ fn issue_code(
         expires_at: now + p.config.tokens.authorization_code_ttl_secs,
         used_at: None,
     };
-    p.store.insert_grant_with_code(&grant, &record)?;
+    // The pending request is removed in the same transaction: a double
+    // submit gets one code, the other caller finds the request gone.
+    if !p.store.issue_code(&pending.id, &grant, &record)? {
+        return Ok(Outcome::Page(PageError::RequestExpired));
+    }
     tracing::info!(client_id = %grant.client_id, user_id = %session.user_id, "authorization code issued");
     Ok(target.respond(p, vec![("code", code.expose().to_owned())]))
 }
