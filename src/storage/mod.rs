@@ -8,9 +8,10 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use diesel::Connection;
+use diesel::connection::SimpleConnection;
 use diesel::r2d2::{Pool, PooledConnection};
 
 pub mod audit;
@@ -115,10 +116,10 @@ impl Store {
             .connection_timeout(timeout)
             // Failures are logged once per outage by `conn`, not per attempt.
             .error_handler(Box::new(diesel::r2d2::NopErrorHandler))
-            // A PostgreSQL connection can die with the server, so it is
-            // checked on checkout; a SQLite connection cannot, and checking
-            // would cost a query on every checkout of the hot paths.
-            .test_on_check_out(backend_is_postgres)
+            // Checking on every checkout costs a round trip per request;
+            // `conn` checks PostgreSQL connections that have not been
+            // checked for a while instead. SQLite connections cannot die.
+            .test_on_check_out(false)
             .build(Manager(backend.clone()))
             .map_err(|e| StoreError::Migration(format!("cannot open database: {e}")))?;
         let mut store = Self {
@@ -209,15 +210,43 @@ impl Store {
     }
 
     pub(crate) fn conn(&self) -> StoreResult<PooledConnection<Manager>> {
-        match self.pool.get() {
-            Ok(conn) => {
-                self.reachable();
-                Ok(conn)
+        // A PostgreSQL connection dies with its server (a restart, a
+        // failover, an idle timeout) and libpq does not reconnect. One
+        // that has not been checked for `TRUST_FOR` gets a `SELECT 1`
+        // first; a dead one is discarded and the next one tried, until the
+        // pool opens a new connection or reports the outage. So a dead
+        // connection fails requests for at most `TRUST_FOR`, and a busy
+        // server pays one check per connection per `TRUST_FOR` instead of
+        // one per request.
+        const TRUST_FOR: Duration = Duration::from_secs(1);
+        let mut dead = 0;
+        loop {
+            let mut conn = match self.pool.get() {
+                Ok(conn) => conn,
+                Err(e) => {
+                    self.unreachable(&e);
+                    return Err(e.into());
+                }
+            };
+            if self.backend_is_postgres {
+                let checked = PooledConnection::extensions(&conn).get::<CheckedAt>();
+                if checked.is_none_or(|at| at.0.elapsed() >= TRUST_FOR) {
+                    if let Err(e) = conn.batch_execute("SELECT 1") {
+                        discard(&mut conn);
+                        dead += 1;
+                        // More dead ones than the pool holds: even fresh
+                        // connections fail, so the database is away.
+                        if dead > self.pool.max_size() {
+                            self.unreachable(&e);
+                            return Err(e.into());
+                        }
+                        continue;
+                    }
+                    PooledConnection::extensions_mut(&mut conn).insert(CheckedAt(Instant::now()));
+                }
             }
-            Err(e) => {
-                self.unreachable(&e);
-                Err(e.into())
-            }
+            self.reachable();
+            return Ok(conn);
         }
     }
 
@@ -234,6 +263,16 @@ impl Store {
             tracing::error!(error = %e, "database unreachable; answering 503 until it is back");
         }
     }
+}
+
+/// When a pooled PostgreSQL connection last answered a check.
+struct CheckedAt(Instant);
+
+/// Marks a pooled connection broken, so the pool closes it when it comes
+/// back instead of handing it out again.
+fn discard(conn: &mut Conn) {
+    use diesel::connection::TransactionManager;
+    <Conn as Connection>::TransactionManager::transaction_manager_status_mut(conn).set_in_error();
 }
 
 /// A pooled connection holding the writer lock (SQLite) while it lives.

@@ -140,6 +140,61 @@ fn database_outage_gives_503_and_service_resumes() {
 }
 
 #[test]
+fn connections_ended_by_the_database_are_replaced() {
+    db::run(Backend::Postgres, || {
+        use diesel::{Connection, RunQueryDsl};
+        let server = TestServer::start();
+        server.add_user("alice");
+        let client = server.add_client(ClientSpec {
+            first_party: true,
+            ..Default::default()
+        });
+        let service = server.add_client(ClientSpec {
+            redirect: String::new(),
+            grant_types: Some(vec!["client_credentials".into()]),
+            ..Default::default()
+        });
+        let token = support::access_token(&server, &client, "alice");
+        let machine = || {
+            support::token_request(
+                &server,
+                Some((&service.id, service.secret.as_deref().unwrap())),
+                &[("grant_type", "client_credentials")],
+            )
+            .status()
+        };
+        for _ in 0..4 {
+            assert_eq!(userinfo(&server, &token).status(), 200);
+            assert_eq!(machine(), 200);
+        }
+        // What a failover or an administrator's pg_terminate_backend does:
+        // every session on the database ends under the server, which keeps
+        // running without an outage anyone could see.
+        let url = server.provider.config.database.url.expose().to_owned();
+        let mut admin = diesel::PgConnection::establish(&url).unwrap();
+        let ended = diesel::sql_query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .execute(&mut admin)
+        .unwrap();
+        assert!(ended >= 2, "pooled and writer connections were open");
+        // A dead pooled connection is found by its check (once it has gone
+        // a second unchecked) or by the one request it fails, and replaced;
+        // the writers reconnect when BEGIN fails. Either way it must not
+        // stay in the pool.
+        until("reads to work again", || {
+            userinfo(&server, &token).status() == 200
+        });
+        until("writes to work again", || machine() == 200);
+        for _ in 0..4 {
+            assert_eq!(userinfo(&server, &token).status(), 200);
+            assert_eq!(machine(), 200);
+        }
+    });
+}
+
+#[test]
 fn readyz_reports_a_migrated_database() {
     let server = TestServer::start();
     let res = support::http().get(server.url("/readyz")).send().unwrap();
