@@ -254,6 +254,13 @@ fn access_token_job(
 ) -> impl FnMut(&mut Conn) -> QueryResult<()> + Send + 'static {
     use super::schema::audit_events;
     move |conn| {
+        if let (Conn::Postgresql(pg), Some(audit)) = (&mut *conn, &audit) {
+            let issue = super::conditional::IssueOnPostgres {
+                access: &token,
+                audit,
+            };
+            return issue.execute(pg).map(drop);
+        }
         diesel::insert_into(access_tokens::table)
             .values(&token)
             .execute(conn)?;
