@@ -145,5 +145,20 @@ crate::both! {
         assert!(row.is_some_and(|r| r.client_id == service.id && r.revoked_at.is_none()));
         assert_eq!(support::introspect(&server, &service, &token)["active"], true);
     }
+    // Each issue is audited, with the grant and the caller's address.
+    let filter = portcullis::storage::audit::AuditFilter {
+        user_id: None,
+        client_id: Some(service.id.clone()),
+        kind: Some("token_issued".into()),
+        since: None,
+        until: None,
+        limit: 100,
+        offset: 0,
+    };
+    let events = server.provider.store.audit_events(&filter).unwrap();
+    assert_eq!(events.len(), 20);
+    assert!(events.iter().all(|e| e.detail.as_deref() == Some("client_credentials")
+        && e.source_ip.as_deref() == Some("127.0.0.1")
+        && e.outcome == "success"));
 }
 }
