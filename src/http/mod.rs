@@ -92,9 +92,15 @@ where
 
 /// Runs quick service work (no database, no slow crypto) here on the
 /// executor, with the request's source address available as in
-/// [`blocking`].
-pub(crate) fn inline<R>(req: &HttpRequest, f: impl FnOnce() -> R) -> R {
-    crate::service::audit::with_source_ip(source_ip(req), f)
+/// [`blocking`]. A panic fails this request with a server error, as it
+/// would on the blocking pool, instead of taking the connection down.
+pub(crate) fn inline<R, E>(req: &HttpRequest, f: impl FnOnce() -> Result<R, E>) -> Result<R, E>
+where
+    E: From<crate::service::Error>,
+{
+    let run =
+        std::panic::AssertUnwindSafe(|| crate::service::audit::with_source_ip(source_ip(req), f));
+    std::panic::catch_unwind(run).unwrap_or_else(|_| Err(crate::service::Error::TaskFailed.into()))
 }
 
 fn source_ip(req: &HttpRequest) -> Option<String> {

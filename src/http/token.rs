@@ -22,8 +22,8 @@ async fn post_token(
     let params = form_params(&req, &body)?;
     let creds = client_credentials(&req, &params)?;
     let quick = inline(&req, || {
-        token::exchange_without_blocking(&p, &creds, &params)
-    });
+        Ok::<_, ApiError>(token::exchange_without_blocking(&p, &creds, &params))
+    })?;
     let response = match quick {
         Some(committed) => committed.await?,
         None => blocking(&p, &req, move |p| token::exchange(p, &creds, &params)).await?,

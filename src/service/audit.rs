@@ -16,12 +16,19 @@ thread_local! {
     static SOURCE_IP: RefCell<Option<String>> = const { RefCell::new(None) };
 }
 
-/// Runs `f` with `ip` as the source address of any event it records.
+/// Runs `f` with `ip` as the source address of any event it records. The
+/// previous address is restored even if `f` panics: the thread (an HTTP
+/// worker, a pool thread) goes on to serve other requests.
 pub fn with_source_ip<R>(ip: Option<String>, f: impl FnOnce() -> R) -> R {
-    let previous = SOURCE_IP.with(|s| s.replace(ip));
-    let result = f();
-    SOURCE_IP.with(|s| *s.borrow_mut() = previous);
-    result
+    struct Restore(Option<String>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let previous = self.0.take();
+            SOURCE_IP.with(|s| *s.borrow_mut() = previous);
+        }
+    }
+    let _restore = Restore(SOURCE_IP.with(|s| s.replace(ip)));
+    f()
 }
 
 macro_rules! kinds {

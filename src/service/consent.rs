@@ -98,22 +98,22 @@ pub fn decide(
             Ok(DecideOutcome::Done(authorize::deny(p, &pending)?))
         }
         Decision::Approve => {
-            let previous = p.store.consent(&session.user_id, &pending.client_id)?;
-            let mut scope = Scope::parse(&pending.scope);
-            if let Some(previous) = previous {
-                scope = scope.union(&Scope::parse(&previous.scope));
-            }
-            p.store.save_consent(
+            // Added to what was consented before, never replacing it.
+            let requested = Scope::parse(&pending.scope);
+            let scope = p.store.save_consent(
                 &session.user_id,
                 &pending.client_id,
-                &scope.to_string(),
                 p.now(),
+                |previous| match previous {
+                    Some(previous) => requested.union(&Scope::parse(previous)).to_string(),
+                    None => requested.to_string(),
+                },
             )?;
             tracing::info!(client_id = %pending.client_id, user_id = %session.user_id, "consent given");
             audit::event(Kind::ConsentGiven)
                 .subject(session.user_id.clone())
                 .client(pending.client_id.clone())
-                .detail(scope.to_string())
+                .detail(scope)
                 .record(p);
             Ok(DecideOutcome::Done(authorize::resume_after_consent(
                 p,

@@ -243,6 +243,10 @@ impl Store {
                         continue;
                     }
                     PooledConnection::extensions_mut(&mut conn).insert(CheckedAt(Instant::now()));
+                } else {
+                    // Trusted, not checked: it says nothing about whether
+                    // an outage has ended.
+                    return Ok(conn);
                 }
             }
             self.reachable();

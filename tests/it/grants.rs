@@ -58,13 +58,19 @@ crate::both! {
 }
 
 /// What a token response says, without the parts that differ per token.
-fn outcome(res: reqwest::blocking::Response) -> (u16, String, bool) {
+fn outcome(res: reqwest::blocking::Response) -> (u16, String, Option<String>) {
     let status = res.status().as_u16();
-    let challenge = res.headers().contains_key("www-authenticate");
+    let challenge = res
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_owned());
     let body: Value = res.json().unwrap();
     let said = match body.get("error") {
-        Some(error) => format!("error {error}"),
-        None => format!("{} {}", body["token_type"], body["scope"]),
+        Some(error) => format!("error {error}: {}", body["error_description"]),
+        None => format!(
+            "{} {} {}",
+            body["token_type"], body["scope"], body["expires_in"]
+        ),
     };
     (status, said, challenge)
 }
@@ -113,14 +119,39 @@ crate::both! {
             said("public", token_request(server, None, &as_public));
             said("unknown", token_request(server, Some(("nobody", "x")), &cc));
         }
-        seen
+        // And the same audit trail: what was issued, to whom, from where.
+        let filter = portcullis::storage::audit::AuditFilter {
+            user_id: None,
+            client_id: Some(service.id.clone()),
+            kind: None,
+            since: None,
+            until: None,
+            limit: 100,
+            offset: 0,
+        };
+        let mut trail: Vec<_> = server
+            .provider
+            .store
+            .audit_events(&filter)
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.kind, e.outcome, e.detail, e.source_ip))
+            .collect();
+        trail.sort();
+        (seen, trail)
     };
-    let (fast, blocking) = (answers(&quick), answers(&slow));
+    let ((fast, fast_trail), (blocking, blocking_trail)) = (answers(&quick), answers(&slow));
     assert_eq!(fast, blocking);
+    assert_eq!(fast_trail, blocking_trail);
+    let issued = fast_trail.iter().filter(|e| e.0 == "token_issued").count();
+    assert_eq!(issued, 4, "two tokens issued per round");
     let ok = &fast.iter().find(|(round, what, _)| *round == "cached" && what == "ok").unwrap().2;
-    assert_eq!(ok, &(200, "\"Bearer\" \"api.read api.write\"".to_owned(), false));
+    assert_eq!(ok.0, 200);
+    assert!(ok.1.starts_with("\"Bearer\" \"api.read api.write\""), "{}", ok.1);
     let wrong = &fast.iter().find(|(round, what, _)| *round == "cached" && what == "wrong secret").unwrap().2;
-    assert_eq!(wrong, &(401, "error \"invalid_client\"".to_owned(), true));
+    assert_eq!(wrong.0, 401);
+    assert!(wrong.1.starts_with("error \"invalid_client\""), "{}", wrong.1);
+    assert!(wrong.2.as_deref().is_some_and(|c| c.starts_with("Basic")));
 }
 }
 
