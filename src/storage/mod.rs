@@ -299,6 +299,21 @@ impl std::ops::DerefMut for WriteConn<'_> {
     }
 }
 
+impl StoreError {
+    /// A row referred to another that is gone: a client or user deleted
+    /// (by another instance, within its cache window) while a request for
+    /// it was under way.
+    pub fn is_foreign_key_violation(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Query(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::ForeignKeyViolation,
+                _
+            ))
+        )
+    }
+}
+
 /// A unique-constraint violation, which several callers treat as "already there".
 pub(crate) fn is_unique_violation(e: &diesel::result::Error) -> bool {
     matches!(

@@ -93,7 +93,11 @@ where
         let outcome = match (failure, self.result) {
             (Some(e), _) => Err(StoreError::Write {
                 unavailable: e.is_unavailable(),
-                message: e.to_string(),
+                // Not wrapped twice in "database write failed".
+                message: match e {
+                    StoreError::Write { message, .. } => message.clone(),
+                    other => other.to_string(),
+                },
             }),
             (None, Some(result)) => result.map_err(StoreError::from),
             (None, None) => Err(writer_gone()),

@@ -193,3 +193,26 @@ crate::both! {
         && e.outcome == "success"));
 }
 }
+
+crate::both! {
+    fn a_client_deleted_elsewhere_is_refused_not_an_error() {
+    // Another instance deletes the client while this one still has it
+    // cached (for up to a second): the token cannot be recorded, and the
+    // answer is invalid_client, not a server error.
+    let server = TestServer::start();
+    let service = server.add_client(ClientSpec {
+        redirect: String::new(),
+        grant_types: Some(vec!["client_credentials".into()]),
+        ..Default::default()
+    });
+    let creds = Some((service.id.as_str(), service.secret.as_deref().unwrap()));
+    let cc = [("grant_type", "client_credentials")];
+    assert_eq!(token_request(&server, creds, &cc).status(), 200);
+    let url = server.provider.config.database.url.expose().to_owned();
+    let other = portcullis::storage::Store::open(&url, 2, std::time::Duration::from_secs(5)).unwrap();
+    assert!(other.delete_client(&service.id).unwrap());
+    let res = token_request(&server, creds, &cc);
+    assert_eq!(res.status(), 401);
+    assert_eq!(res.json::<Value>().unwrap()["error"], "invalid_client");
+}
+}

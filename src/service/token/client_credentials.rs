@@ -7,6 +7,7 @@ use crate::service::clients::{Client, GRANT_CLIENT_CREDENTIALS};
 use crate::service::params::Params;
 use crate::service::scope::Scope;
 use crate::service::{ErrorCode, OAuthError, Provider, Result};
+use crate::storage::StoreError;
 use crate::storage::audit::AuditRecord;
 use crate::storage::grants::AccessTokenRecord;
 
@@ -19,7 +20,9 @@ pub(super) fn exchange(p: &Provider, client: &Client, params: &Params) -> Result
         record,
         audit,
     } = issue(p, client, params)?;
-    p.store.insert_access_token(record, Some(audit))?;
+    p.store
+        .insert_access_token(record, Some(audit))
+        .map_err(client_gone)?;
     Ok(issued(client.id.as_str(), response))
 }
 
@@ -42,9 +45,20 @@ impl Issued {
             .insert_access_token_async(self.record, Some(self.audit));
         let response = self.response;
         async move {
-            committed.await?;
+            committed.await.map_err(client_gone)?;
             Ok(issued(&client_id, response))
         }
+    }
+}
+
+/// The client was deleted (by another instance, whose change this one's
+/// client cache had not seen yet) between authentication and the insert:
+/// it no longer exists, so it is not authenticated either.
+fn client_gone(e: StoreError) -> crate::service::Error {
+    if e.is_foreign_key_violation() {
+        OAuthError::invalid_client().into()
+    } else {
+        e.into()
     }
 }
 
