@@ -34,6 +34,33 @@ pub(super) struct UseCode {
     pub at: i64,
 }
 
+/// `UPDATE $table SET $column = $value WHERE $key = $key_value`.
+fn update_where<'b, DB, ST, V>(
+    out: &mut AstPass<'_, 'b, DB>,
+    table: &str,
+    column: &str,
+    value: &'b V,
+    key: &str,
+    key_value: &'b String,
+) -> QueryResult<()>
+where
+    DB: Backend + HasSqlType<ST> + HasSqlType<Text>,
+    V: ToSql<ST, DB>,
+    String: ToSql<Text, DB>,
+{
+    out.push_sql("UPDATE ");
+    out.push_identifier(table)?;
+    out.push_sql(" SET ");
+    out.push_identifier(column)?;
+    out.push_sql(" = ");
+    out.push_bind_param::<ST, _>(value)?;
+    out.push_sql(" WHERE ");
+    out.push_identifier(key)?;
+    out.push_sql(" = ");
+    out.push_bind_param::<Text, _>(key_value)
+}
+
+/// [`update_where`], only where `$column` is still NULL.
 fn set_once<'b, DB>(
     mut out: AstPass<'_, 'b, DB>,
     table: &str,
@@ -47,16 +74,7 @@ where
     i64: ToSql<BigInt, DB>,
     String: ToSql<Text, DB>,
 {
-    out.push_sql("UPDATE ");
-    out.push_identifier(table)?;
-    out.push_sql(" SET ");
-    out.push_identifier(column)?;
-    out.push_sql(" = ");
-    out.push_bind_param::<BigInt, _>(at)?;
-    out.push_sql(" WHERE ");
-    out.push_identifier(key)?;
-    out.push_sql(" = ");
-    out.push_bind_param::<Text, _>(key_value)?;
+    update_where::<_, BigInt, _>(&mut out, table, column, at, key, key_value)?;
     out.push_sql(" AND ");
     out.push_identifier(column)?;
     out.push_sql(" IS NULL");
@@ -116,32 +134,6 @@ pub(super) struct SetGrantExpiry {
     pub expires_at: Option<i64>,
 }
 
-/// `UPDATE $table SET $column = $value WHERE id = $id`.
-fn set_by_id<'b, DB, ST, V>(
-    mut out: AstPass<'_, 'b, DB>,
-    table: &str,
-    column: &str,
-    value: &'b V,
-    id: &'b String,
-) -> QueryResult<()>
-where
-    DB: Backend + HasSqlType<ST> + HasSqlType<Text>,
-    V: ToSql<ST, DB>,
-    String: ToSql<Text, DB>,
-{
-    out.push_sql("UPDATE ");
-    out.push_identifier(table)?;
-    out.push_sql(" SET ");
-    out.push_identifier(column)?;
-    out.push_sql(" = ");
-    out.push_bind_param::<ST, _>(value)?;
-    out.push_sql(" WHERE ");
-    out.push_identifier("id")?;
-    out.push_sql(" = ");
-    out.push_bind_param::<Text, _>(id)?;
-    Ok(())
-}
-
 impl QueryId for MarkPendingAuthenticated {
     type QueryId = Self;
     const HAS_STATIC_QUERY_ID: bool = true;
@@ -152,9 +144,10 @@ where
     DB: Backend + HasSqlType<Text>,
     String: ToSql<Text, DB>,
 {
-    fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
         let column = "authenticated_session_id";
-        set_by_id::<_, Text, _>(out, "pending_requests", column, &self.session_id, &self.id)
+        let (table, value) = ("pending_requests", &self.session_id);
+        update_where::<_, Text, _>(&mut out, table, column, value, "id", &self.id)
     }
 }
 
@@ -171,9 +164,16 @@ where
     Option<i64>: ToSql<Nullable<BigInt>, DB>,
     String: ToSql<Text, DB>,
 {
-    fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
         let expires_at = &self.expires_at;
-        set_by_id::<_, Nullable<BigInt>, _>(out, "grants", "expires_at", expires_at, &self.id)
+        update_where::<_, Nullable<BigInt>, _>(
+            &mut out,
+            "grants",
+            "expires_at",
+            expires_at,
+            "id",
+            &self.id,
+        )
     }
 }
 
