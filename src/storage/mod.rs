@@ -214,10 +214,11 @@ impl Store {
         // failover, an idle timeout) and libpq does not reconnect. One
         // that has not been checked for `TRUST_FOR` gets a `SELECT 1`
         // first; a dead one is discarded and the next one tried, until the
-        // pool opens a new connection or reports the outage. So a dead
-        // connection fails requests for at most `TRUST_FOR`, and a busy
-        // server pays one check per connection per `TRUST_FOR` instead of
-        // one per request.
+        // pool opens a new connection or reports the outage. One that dies
+        // within `TRUST_FOR` of its check fails the request that uses it,
+        // and only that one: diesel marks a lost connection broken and the
+        // pool drops it. A busy server pays one check per connection per
+        // `TRUST_FOR` instead of one per request.
         const TRUST_FOR: Duration = Duration::from_secs(1);
         let mut dead = 0;
         loop {
