@@ -252,23 +252,31 @@ fn access_token_job(
     token: AccessTokenRecord,
     audit: Option<super::audit::AuditRecord>,
 ) -> impl FnMut(&mut Conn) -> QueryResult<()> + Send + 'static {
+    move |conn| insert_access_token_in(conn, &token, audit.as_ref())
+}
+
+/// Records an issued access token and its audit event, in the caller's
+/// transaction; on PostgreSQL in one statement (one round trip, not two).
+pub(super) fn insert_access_token_in(
+    conn: &mut Conn,
+    token: &AccessTokenRecord,
+    audit: Option<&super::audit::AuditRecord>,
+) -> QueryResult<()> {
     use super::schema::audit_events;
-    move |conn| {
-        if let (Conn::Postgresql(pg), Some(audit)) = (&mut *conn, &audit) {
-            let issue = super::conditional::IssueOnPostgres {
-                access: &token,
-                audit,
-            };
-            return issue.execute(pg).map(drop);
-        }
-        diesel::insert_into(access_tokens::table)
-            .values(&token)
-            .execute(conn)?;
-        if let Some(audit) = &audit {
-            diesel::insert_into(audit_events::table)
-                .values(audit)
-                .execute(conn)?;
-        }
-        Ok(())
+    if let (Conn::Postgresql(pg), Some(audit)) = (&mut *conn, audit) {
+        let issue = super::conditional::IssueOnPostgres {
+            access: token,
+            audit,
+        };
+        return issue.execute(pg).map(drop);
     }
+    diesel::insert_into(access_tokens::table)
+        .values(token)
+        .execute(conn)?;
+    if let Some(audit) = audit {
+        diesel::insert_into(audit_events::table)
+            .values(audit)
+            .execute(conn)?;
+    }
+    Ok(())
 }

@@ -5,8 +5,8 @@ use diesel::prelude::*;
 
 use super::audit::AuditRecord;
 use super::conditional::{RetireRefreshToken, RotateOnPostgres, SetGrantExpiry, UseCode};
-use super::grants::{AccessTokenRecord, GrantRecord};
-use super::schema::{access_tokens, audit_events, grants, refresh_tokens};
+use super::grants::{AccessTokenRecord, GrantRecord, insert_access_token_in};
+use super::schema::{audit_events, grants, refresh_tokens};
 use super::{Conn, Store, StoreResult};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -77,14 +77,7 @@ impl Store {
             if !won {
                 return Ok::<_, diesel::result::Error>(false);
             }
-            diesel::insert_into(access_tokens::table)
-                .values(&r.access)
-                .execute(conn)?;
-            if let Some(audit) = &r.audit {
-                diesel::insert_into(audit_events::table)
-                    .values(audit)
-                    .execute(conn)?;
-            }
+            insert_access_token_in(conn, &r.access, r.audit.as_ref())?;
             if let Some(refresh) = &r.refresh {
                 diesel::insert_into(refresh_tokens::table)
                     .values(refresh)
@@ -179,12 +172,7 @@ impl Store {
                         diesel::insert_into(refresh_tokens::table)
                             .values(&successor)
                             .execute(conn)?;
-                        diesel::insert_into(access_tokens::table)
-                            .values(&access)
-                            .execute(conn)?;
-                        diesel::insert_into(audit_events::table)
-                            .values(&audit)
-                            .execute(conn)?;
+                        insert_access_token_in(conn, &access, Some(&audit))?;
                     }
                     RefreshWrite::RevokeFamily { at, audit } => {
                         super::grants::revoke_grant_in(conn, &grant.id, at)?;
