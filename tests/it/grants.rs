@@ -159,14 +159,11 @@ crate::both! {
     fn a_token_is_recorded_before_it_is_answered() {
     let server = TestServer::start();
     let service = server.add_client(ClientSpec {
-        redirect: String::new(),
-        grant_types: Some(vec!["client_credentials".into()]),
         scopes: Some("api.read".into()),
-        ..Default::default()
+        ..ClientSpec::machine()
     });
-    let creds = Some((service.id.as_str(), service.secret.as_deref().unwrap()));
     for _ in 0..20 {
-        let res = token_request(&server, creds, &[("grant_type", "client_credentials")]);
+        let res = server.client_credentials(&service);
         assert_eq!(res.status(), 200);
         let token = res.json::<Value>().unwrap()["access_token"].as_str().unwrap().to_owned();
         let jti = support::jwt_parts(&token).1["jti"].as_str().unwrap().to_owned();
@@ -200,18 +197,12 @@ crate::both! {
     // cached (for up to a second): the token cannot be recorded, and the
     // answer is invalid_client, not a server error.
     let server = TestServer::start();
-    let service = server.add_client(ClientSpec {
-        redirect: String::new(),
-        grant_types: Some(vec!["client_credentials".into()]),
-        ..Default::default()
-    });
-    let creds = Some((service.id.as_str(), service.secret.as_deref().unwrap()));
-    let cc = [("grant_type", "client_credentials")];
-    assert_eq!(token_request(&server, creds, &cc).status(), 200);
+    let service = server.machine();
+    assert_eq!(server.client_credentials(&service).status(), 200);
     let url = server.provider.config.database.url.expose().to_owned();
     let other = portcullis::storage::Store::open(&url, 2, std::time::Duration::from_secs(5)).unwrap();
     assert!(other.delete_client(&service.id).unwrap());
-    let res = token_request(&server, creds, &cc);
+    let res = server.client_credentials(&service);
     assert_eq!(res.status(), 401);
     assert_eq!(res.json::<Value>().unwrap()["error"], "invalid_client");
 }

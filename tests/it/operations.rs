@@ -54,18 +54,8 @@ fn database_outage_gives_503_and_service_resumes() {
         assert_eq!(userinfo(&server, &token).status(), 200);
         // A cached client's client_credentials grant commits from an async
         // task; an outage must answer it too.
-        let service = server.add_client(ClientSpec {
-            redirect: String::new(),
-            grant_types: Some(vec!["client_credentials".into()]),
-            ..Default::default()
-        });
-        let machine = || {
-            support::token_request(
-                &server,
-                Some((&service.id, service.secret.as_deref().unwrap())),
-                &[("grant_type", "client_credentials")],
-            )
-        };
+        let service = server.machine();
+        let machine = || server.client_credentials(&service);
         assert_eq!(machine().status(), 200);
         let before = outage_lines();
 
@@ -151,20 +141,9 @@ fn connections_ended_by_the_database_are_replaced() {
             first_party: true,
             ..Default::default()
         });
-        let service = server.add_client(ClientSpec {
-            redirect: String::new(),
-            grant_types: Some(vec!["client_credentials".into()]),
-            ..Default::default()
-        });
+        let service = server.machine();
         let token = support::access_token(&server, &client, "alice");
-        let machine = || {
-            support::token_request(
-                &server,
-                Some((&service.id, service.secret.as_deref().unwrap())),
-                &[("grant_type", "client_credentials")],
-            )
-            .status()
-        };
+        let machine = || server.client_credentials(&service).status();
         for _ in 0..4 {
             assert_eq!(userinfo(&server, &token).status(), 200);
             assert_eq!(machine(), 200);

@@ -123,6 +123,21 @@ impl TestServer {
         self.add_client(ClientSpec::default())
     }
 
+    /// A confidential client for the client_credentials grant only.
+    pub fn machine(&self) -> TestClient {
+        self.add_client(ClientSpec::machine())
+    }
+
+    /// POST /token with grant_type=client_credentials for `client`, by Basic.
+    pub fn client_credentials(&self, client: &TestClient) -> reqwest::blocking::Response {
+        let secret = client.secret.as_deref().unwrap_or_default();
+        token_request(
+            self,
+            Some((&client.id, secret)),
+            &[("grant_type", "client_credentials")],
+        )
+    }
+
     pub fn public(&self) -> TestClient {
         self.add_client(ClientSpec {
             public: true,
@@ -155,6 +170,17 @@ pub struct ClientSpec {
     pub grant_types: Option<Vec<String>>,
     pub refresh_without_offline_access: bool,
     pub post_logout: Vec<String>,
+}
+
+impl ClientSpec {
+    /// A client that acts for itself: no redirect URI, client_credentials only.
+    pub fn machine() -> Self {
+        Self {
+            redirect: String::new(),
+            grant_types: Some(vec!["client_credentials".into()]),
+            ..Self::default()
+        }
+    }
 }
 
 impl Default for ClientSpec {
