@@ -10,6 +10,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+#[path = "load/http1.rs"]
+mod http1;
+
 const BIN: &str = env!("CARGO_BIN_EXE_portcullis");
 const PASSWORD: &str = "benchmark password";
 const REDIRECT: &str = "http://127.0.0.1:9/cb";
@@ -132,12 +135,82 @@ impl Server {
             .map_or(0.0, |kb| kb / 1024.0)
     }
 
+    /// CPU time so far of each thread group of the server (threads named
+    /// `hash-0`, `hash-1`, ... form the group `hash`).
+    fn cpu(&self) -> Vec<(String, Duration)> {
+        thread_cpu(&self.child.id().to_string())
+    }
+
     fn stop(mut self) {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
         let _ = self.child.wait();
     }
+}
+
+/// CPU time so far of a process's live threads, summed per thread name
+/// with any `-N` suffix removed, from `/proc/PID/task/*/schedstat`
+/// (nanoseconds on the CPU: finer than the 10 ms ticks of `stat`).
+fn thread_cpu(pid: &str) -> Vec<(String, Duration)> {
+    let mut groups: Vec<(String, Duration)> = Vec::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return groups;
+    };
+    for task in tasks.flatten() {
+        let path = task.path();
+        let name = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+        let name = name.trim();
+        let name = match name.rsplit_once('-') {
+            Some((head, n)) if n.chars().all(|c| c.is_ascii_digit()) => head,
+            _ => name,
+        };
+        let ns = std::fs::read_to_string(path.join("schedstat"))
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+            .unwrap_or(0);
+        match groups.iter_mut().find(|(n, _)| n == name) {
+            Some((_, d)) => *d += Duration::from_nanos(ns),
+            None => groups.push((name.to_owned(), Duration::from_nanos(ns))),
+        }
+    }
+    groups
+}
+
+/// CPU time so far of this process, exited threads included.
+#[allow(unsafe_code)]
+fn own_cpu() -> Duration {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage writes one rusage into the pointer it is given,
+    // which points to a zeroed value of that type.
+    let usage = unsafe {
+        libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr());
+        usage.assume_init()
+    };
+    let time = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+    };
+    time(usage.ru_utime) + time(usage.ru_stime)
+}
+
+/// What each group used between two [`thread_cpu`] readings, largest first.
+fn cpu_used(
+    before: &[(String, Duration)],
+    after: &[(String, Duration)],
+) -> Vec<(String, Duration)> {
+    let mut used: Vec<_> = after
+        .iter()
+        .map(|(name, d)| {
+            let was = before
+                .iter()
+                .find(|(n, _)| n == name)
+                .map_or(Duration::ZERO, |b| b.1);
+            (name.clone(), d.saturating_sub(was))
+        })
+        .filter(|(_, d)| !d.is_zero())
+        .collect();
+    used.sort_by_key(|g| std::cmp::Reverse(g.1));
+    used
 }
 
 fn free_port() -> u16 {
@@ -260,14 +333,6 @@ fn http() -> reqwest::Client {
         .unwrap()
 }
 
-fn location(res: &reqwest::Response) -> String {
-    res.headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned()
-}
-
 fn hidden(html: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
     let start = html.find(&marker).map(|i| i + marker.len()).unwrap_or(0);
@@ -279,25 +344,15 @@ fn hidden(html: &str, name: &str) -> String {
 }
 
 /// A browser's cookies for one login: what `Set-Cookie` gave, sent back
-/// on every request. Kept by hand so that a login does not need a client
-/// of its own (building one per login cost the load generator more CPU
-/// than the server's whole non-hashing share).
+/// on every request.
 #[derive(Default)]
 struct Jar(Vec<(String, String)>);
 
 impl Jar {
-    fn take(&mut self, res: &reqwest::Response) {
-        for v in res.headers().get_all("set-cookie") {
-            let Some((name, value)) = v
-                .to_str()
-                .ok()
-                .and_then(|v| v.split(';').next())
-                .and_then(|kv| kv.split_once('='))
-            else {
-                continue;
-            };
+    fn take(&mut self, res: &http1::Response) {
+        for (name, value) in &res.cookies {
             self.0.retain(|(n, _)| n != name);
-            self.0.push((name.to_owned(), value.to_owned()));
+            self.0.push((name.clone(), value.clone()));
         }
     }
 
@@ -313,17 +368,21 @@ impl Jar {
 /// One whole browser login with a fresh cookie jar: authorize, login form
 /// (argon2id), straight back (first-party), code exchange.
 async fn login(base: &str, client: &Client, user: &str) -> Option<Value> {
-    login_with(&http(), base, client, user).await
+    login_with(&mut http1::Http1::new(base), base, client, user).await
 }
 
-/// [`login`] over an existing keep-alive client, as a browser reuses its
-/// connections.
+/// [`login`] over an existing keep-alive connection, as a browser reuses
+/// its connections. `None` on any unexpected answer.
 async fn login_with(
-    browser: &reqwest::Client,
+    browser: &mut http1::Http1,
     base: &str,
     client: &Client,
     user: &str,
 ) -> Option<Value> {
+    // The server redirects to absolute URLs under its issuer.
+    let path = |res: &http1::Response| -> Option<String> {
+        Some(res.location.as_deref()?.strip_prefix(base)?.to_owned())
+    };
     let mut jar = Jar::default();
     let q = form_urlencoded::Serializer::new(String::new())
         .append_pair("response_type", "code")
@@ -333,62 +392,57 @@ async fn login_with(
         .append_pair("state", "s")
         .finish();
     let res = browser
-        .get(format!("{base}/authorize?{q}"))
-        .send()
-        .await
-        .ok()?;
-    jar.take(&res);
-    let login_url = location(&res);
-    let res = browser
-        .get(&login_url)
-        .header("cookie", jar.header())
-        .send()
-        .await
-        .ok()?;
-    jar.take(&res);
-    let html = res.text().await.ok()?;
-    let form = [
-        ("request", hidden(&html, "request")),
-        ("csrf", hidden(&html, "csrf")),
-        ("username", user.to_owned()),
-        ("password", PASSWORD.to_owned()),
-    ];
-    let res = browser
-        .post(format!("{base}/login"))
-        .header("cookie", jar.header())
-        .form(&form)
-        .send()
+        .send("GET", &format!("/authorize?{q}"), &[], None)
         .await
         .ok()?;
     jar.take(&res);
     let res = browser
-        .get(location(&res))
-        .header("cookie", jar.header())
-        .send()
+        .send("GET", &path(&res)?, &[("Cookie", &jar.header())], None)
         .await
         .ok()?;
-    let callback = location(&res);
+    jar.take(&res);
+    let html = String::from_utf8(res.body).ok()?;
+    let form = form_urlencoded::Serializer::new(String::new())
+        .append_pair("request", &hidden(&html, "request"))
+        .append_pair("csrf", &hidden(&html, "csrf"))
+        .append_pair("username", user)
+        .append_pair("password", PASSWORD)
+        .finish();
+    let res = browser
+        .send("POST", "/login", &[("Cookie", &jar.header())], Some(&form))
+        .await
+        .ok()?;
+    jar.take(&res);
+    let res = browser
+        .send("GET", &path(&res)?, &[("Cookie", &jar.header())], None)
+        .await
+        .ok()?;
+    let callback = res.location?;
     let code = callback
+        .strip_prefix(REDIRECT)?
         .split("code=")
         .nth(1)?
         .split('&')
         .next()?
         .to_owned();
+    let form = form_urlencoded::Serializer::new(String::new())
+        .append_pair("grant_type", "authorization_code")
+        .append_pair("code", &code)
+        .append_pair("redirect_uri", REDIRECT)
+        .finish();
     let res = browser
-        .post(format!("{base}/token"))
-        .header("Authorization", basic(client))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-        ])
-        .send()
+        .send(
+            "POST",
+            "/token",
+            &[("Authorization", &basic(client))],
+            Some(&form),
+        )
         .await
         .ok()?;
-    if !res.status().is_success() {
+    if res.status != 200 {
         return None;
     }
-    res.json().await.ok()
+    serde_json::from_slice(&res.body).ok()
 }
 
 /// Raw argon2id verifications per second on this machine, all cores.
@@ -729,15 +783,30 @@ async fn run_backend(name: &str, pg_base: &str, opts: &Options) -> String {
             stats
         });
         let logins = (c / 2).max(4);
-        let browsers = (0..logins).map(|i| (i, http())).collect();
-        let stats = drive(logins, secs, browsers, move |state| {
-            let (b, w) = (b.clone(), w.clone());
-            let user = format!("bench{}", state.0 % 8);
-            Box::pin(async move { login_with(&state.1, &b, &w, &user).await.is_some() })
-        })
-        .await;
+        let browsers = (0..logins).map(|i| (i, http1::Http1::new(&base))).collect();
+        let (server_before, ours_before) = (server.cpu(), own_cpu());
+        // The browsers run on a single-threaded runtime of their own: they
+        // wait on the server almost all the time, and one thread serves
+        // them without the hand-offs between worker threads.
+        let browsing = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(drive(logins, secs, browsers, move |state| {
+                let (b, w) = (b.clone(), w.clone());
+                let user = format!("bench{}", state.0 % 8);
+                Box::pin(async move { login_with(&mut state.1, &b, &w, &user).await.is_some() })
+            }))
+        });
         let jwks_during = prober.await.unwrap();
+        let stats = tokio::task::spawn_blocking(move || browsing.join().unwrap())
+            .await
+            .unwrap();
+        let server_used = cpu_used(&server_before, &server.cpu());
+        let ours_used = own_cpu().saturating_sub(ours_before);
         let login_rate = stats.ok as f64 / stats.elapsed;
+        let logged_in = stats.ok.max(1) as f64;
         let raw_after = argon2_rate(3);
         let raw = (raw_before + raw_after) / 2.0;
         rows.push(Row {
@@ -748,6 +817,29 @@ async fn run_backend(name: &str, pg_base: &str, opts: &Options) -> String {
         notes.push(format!(
             "- Raw argon2id verifications/s on all cores (in-process): {raw:.1} ({raw_before:.1} before the login run, {raw_after:.1} after); login reached {:.0}% of it.",
             100.0 * login_rate / raw
+        ));
+        // Where the CPU went, per login: the rate swings with this VM's
+        // speed, CPU time per login much less.
+        let per_login = |d: Duration| d.as_secs_f64() * 1000.0 / logged_in;
+        let hashing = server_used
+            .iter()
+            .filter(|(n, _)| n == "hash")
+            .map(|g| g.1)
+            .sum();
+        let others: Vec<_> = server_used.iter().filter(|(n, _)| n != "hash").collect();
+        let other_total = others.iter().map(|g| g.1).sum::<Duration>();
+        let breakdown = others
+            .iter()
+            .take(5)
+            .map(|(n, d)| format!("{n} {:.2}", per_login(*d)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        notes.push(format!(
+            "- CPU per login: hashing {:.2} ms (raw: {:.2} ms per verification); the server's other threads {:.2} ms ({breakdown}); the load generator {:.2} ms.",
+            per_login(hashing),
+            1000.0 * std::thread::available_parallelism().map_or(2.0, |n| n.get() as f64) / raw,
+            per_login(other_total),
+            per_login(ours_used),
         ));
         notes.push(format!(
             "- JWKS p99 during the login load: {:.2} ms (p50 {:.2} ms).",
