@@ -366,7 +366,8 @@ impl Jar {
 }
 
 /// One whole browser login with a fresh cookie jar: authorize, login form
-/// (argon2id), straight back (first-party), code exchange.
+/// and its POST (argon2id), which sends the browser straight back to the
+/// (first-party) client, and the code exchange.
 async fn login(base: &str, client: &Client, user: &str) -> Option<Value> {
     login_with(&mut http1::Http1::new(base), base, client, user).await
 }
@@ -413,10 +414,8 @@ async fn login_with(
         .await
         .ok()?;
     jar.take(&res);
-    let res = browser
-        .send("GET", &path(&res)?, &[("Cookie", &jar.header())], None)
-        .await
-        .ok()?;
+    // A client without consent on record (none here) would get the consent
+    // page; this one goes straight back with its code.
     let callback = res.location?;
     let code = callback
         .strip_prefix(REDIRECT)?

@@ -94,8 +94,10 @@ async fn post_login(
     })
     .await?;
     match outcome {
-        LoginOutcome::Success { cookie, user } => {
-            let mut res = if !request.is_empty() {
+        LoginOutcome::Success { cookie, user, next } => {
+            let mut res = if let Some(next) = next {
+                super::authorize::respond(&p, *next, true)
+            } else if !request.is_empty() {
                 let next = p.url(&format!("/authorize/continue?request={request}"));
                 super::authorize::redirect(StatusCode::SEE_OTHER, &next)
             } else if !return_to.is_empty() {

@@ -60,7 +60,7 @@ crate::both! {
     let browser = Browser::new();
     let res = browser.get(&authorize_url(&server, &client, &[("max_age", "0")]));
     let res = browser.submit_login(&location(&res).unwrap(), "alice", PASSWORD);
-    let consent = location(&browser.get(&location(&res).unwrap())).unwrap();
+    let consent = location(&res).unwrap();
     assert!(consent.contains("/consent?request="), "{consent}");
     server.clock.advance(30); // reading the consent page
     let res = browser.approve_consent(&consent, "approve");
@@ -207,7 +207,7 @@ crate::both! {
         &[("scope", "email openid profile")],
     ));
     let res = browser.submit_login(&location(&res).unwrap(), "alice", PASSWORD);
-    let consent = location(&browser.get(&location(&res).unwrap())).unwrap();
+    let consent = location(&res).unwrap();
     let html = browser.get(&consent).text().unwrap();
     assert!(html.contains("Signed in as <strong>alice</strong>"));
     let sign_in = html.find("Sign you in").unwrap();
@@ -333,7 +333,7 @@ crate::both! {
     let browser = Browser::new();
     let res = browser.get(&authorize_url(&server, &client, &[]));
     let res = browser.submit_login(&location(&res).unwrap(), "alice", PASSWORD);
-    let consent = location(&browser.get(&location(&res).unwrap())).unwrap();
+    let consent = location(&res).unwrap();
     let page = browser.get(&consent).text().unwrap();
     let (request, csrf) = (hidden(&page, "request"), hidden(&page, "csrf"));
     let form = [

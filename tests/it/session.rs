@@ -4,10 +4,6 @@
 use crate::support::browser::{hidden, location};
 use crate::support::{self, Browser, Callback, ClientSpec, PASSWORD, TestServer, authorize_url};
 
-fn follow(browser: &Browser, res: reqwest::blocking::Response) -> reqwest::blocking::Response {
-    browser.get(&location(&res).expect("redirect"))
-}
-
 crate::both! {
     fn existing_session_skips_login_for_any_client() {
     let server = TestServer::start();
@@ -85,7 +81,7 @@ crate::both! {
         "prompt=login shows the login page: {login}"
     );
     let res = browser.submit_login(&login, "alice", PASSWORD);
-    let cb = Callback::parse(&location(&follow(&browser, res)).unwrap());
+    let cb = Callback::parse(&location(&res).unwrap());
     let body = support::exchange(&server, &client, cb.param("code").unwrap(), "");
     let (_, claims) = support::jwt_parts(body["id_token"].as_str().unwrap());
     assert_eq!(claims["auth_time"].as_i64(), Some(server.clock_now()));
@@ -189,7 +185,6 @@ crate::both! {
     let browser = Browser::new();
     let res = browser.get(&authorize_url(&server, &client, &[]));
     let res = browser.submit_login(&location(&res).unwrap(), "alice", PASSWORD);
-    let res = follow(&browser, res);
     assert!(
         Callback::parse(&location(&res).unwrap())
             .param("code")
@@ -206,7 +201,7 @@ crate::both! {
     let browser = Browser::new();
     let res = browser.get(&authorize_url(&server, &client, &[]));
     let res = browser.submit_login(&location(&res).unwrap(), "alice", PASSWORD);
-    let consent = location(&follow(&browser, res)).unwrap();
+    let consent = location(&res).unwrap();
     let res = browser.approve_consent(&consent, "deny");
     assert_eq!(res.status(), 303);
     let cb = Callback::parse(&location(&res).unwrap());
@@ -380,7 +375,7 @@ crate::both! {
     let browser = Browser::new();
     let res = browser.get(&authorize_url(&server, &client, &[]));
     let res = browser.submit_login(&location(&res).unwrap(), "alice", PASSWORD);
-    let consent = location(&follow(&browser, res)).unwrap();
+    let consent = location(&res).unwrap();
     let html = browser.get(&consent).text().unwrap();
     let request = hidden(&html, "request");
     for csrf in ["", "forged"] {
@@ -455,5 +450,59 @@ crate::both! {
     server.clock.advance(portcullis::service::login::THROTTLE_WINDOW_SECS + 1);
     let res = attempt("alice", PASSWORD);
     assert_eq!(res.status(), 303, "the window has passed");
+}
+}
+
+crate::both! {
+    fn login_post_takes_the_request_one_step_further() {
+    let server = TestServer::start();
+    server.add_user("alice");
+    let first = server.add_client(ClientSpec {
+        first_party: true,
+        ..Default::default()
+    });
+    let third = server.add_client(ClientSpec::default());
+    let login_page = |client| {
+        let browser = Browser::new();
+        let res = browser.get(&authorize_url(&server, client, &[]));
+        let login = location(&res).unwrap();
+        assert!(login.contains("/login?request="), "{login}");
+        (browser, login)
+    };
+
+    // First party: the login answers the client itself, as
+    // /authorize/continue would, with the code, state and issuer.
+    let (browser, login) = login_page(&first);
+    let res = browser.submit_login(&login, "alice", PASSWORD);
+    assert_eq!(res.status(), 303);
+    assert!(
+        res.headers()
+            .get_all("set-cookie")
+            .iter()
+            .any(|c| c.to_str().unwrap().starts_with("portcullis_session=")),
+        "the session starts in the same response"
+    );
+    let cb = Callback::parse(&location(&res).unwrap());
+    assert!(cb.url.starts_with(&first.redirect), "{}", cb.url);
+    assert_eq!(cb.param("state"), Some("st-123"));
+    assert_eq!(cb.param("iss"), Some(server.base.as_str()));
+    let body = support::exchange(&server, &first, cb.param("code").unwrap(), "");
+    assert!(body["id_token"].is_string());
+
+    // Third party without consent on record: on to the consent page.
+    let (browser, login) = login_page(&third);
+    let res = browser.submit_login(&login, "alice", PASSWORD);
+    assert_eq!(res.status(), 303);
+    let consent = location(&res).unwrap();
+    assert!(consent.contains("/consent?request="), "{consent}");
+    let res = browser.approve_consent(&consent, "approve");
+    let cb = Callback::parse(&location(&res).unwrap());
+    assert!(cb.param("code").is_some());
+
+    // A wrong password still shows the form again, with no redirect.
+    let (browser, login) = login_page(&first);
+    let res = browser.submit_login(&login, "alice", "not the password");
+    assert_eq!(res.status(), 200);
+    assert!(location(&res).is_none());
 }
 }
