@@ -46,7 +46,7 @@ async fn start(
         authorize::start(p, &params, session.as_ref())
     })
     .await?;
-    Ok(respond(&p, outcome, posted))
+    Ok(respond(&p, req, outcome, posted))
 }
 
 #[derive(Deserialize)]
@@ -65,12 +65,17 @@ async fn get_continue(
         authorize::resume(p, &request, session.as_ref())
     })
     .await?;
-    Ok(respond(&p, outcome, false))
+    Ok(respond(&p, &req, outcome, false))
 }
 
 /// Turns a flow outcome into a browser response. After a POST the redirect
 /// is 303 so the browser does not resend the form (RFC 9700 4.12).
-pub(super) fn respond(p: &Provider, outcome: Outcome, after_post: bool) -> HttpResponse {
+pub(super) fn respond(
+    p: &Provider,
+    req: &HttpRequest,
+    outcome: Outcome,
+    after_post: bool,
+) -> HttpResponse {
     let status = if after_post {
         StatusCode::SEE_OTHER
     } else {
@@ -79,6 +84,7 @@ pub(super) fn respond(p: &Provider, outcome: Outcome, after_post: bool) -> HttpR
     match outcome {
         Outcome::Page(e) => pages::render(StatusCode::BAD_REQUEST, &ErrorPage::new(e.message())),
         Outcome::Login(request) => redirect(status, &p.url(&format!("/login?request={request}"))),
+        Outcome::LoginForm(prompt) => super::login::prompt_page(p, req, &prompt),
         Outcome::Consent(request) => {
             redirect(status, &p.url(&format!("/consent?request={request}")))
         }

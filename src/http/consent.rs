@@ -49,8 +49,8 @@ async fn get_consent(
                 scopes: &v.scopes,
             },
         ),
-        View::Login(request) => respond(&p, Outcome::Login(request), false),
-        View::Page(e) => respond(&p, Outcome::Page(e), false),
+        View::Login(request) => respond(&p, &req, Outcome::Login(request), false),
+        View::Page(e) => respond(&p, &req, Outcome::Page(e), false),
     })
 }
 
@@ -73,7 +73,7 @@ async fn post_consent(
     })
     .await?;
     match outcome {
-        DecideOutcome::Done(outcome) => Ok(respond(&p, outcome, true)),
+        DecideOutcome::Done(outcome) => Ok(respond(&p, &req, outcome, true)),
         DecideOutcome::BadCsrf => Err(PageError::bad_request(
             "This form has expired or did not come from this site. Go back to the application and try again.",
         )),

@@ -10,7 +10,7 @@ use super::pages::{self, LoginPage, SignedInPage};
 use super::{blocking, cookies};
 use crate::secret::Secret;
 use crate::service::Provider;
-use crate::service::authorize::PageError as FlowPage;
+use crate::service::authorize::{LoginPrompt, PageError as FlowPage};
 use crate::service::login::{self, CSRF_LOGIN, LoginForm, LoginOutcome};
 use crate::service::params::Params;
 
@@ -96,7 +96,7 @@ async fn post_login(
     match outcome {
         LoginOutcome::Success { cookie, user, next } => {
             let mut res = if let Some(next) = next {
-                super::authorize::respond(&p, *next, true)
+                super::authorize::respond(&p, &req, *next, true)
             } else if !request.is_empty() {
                 let next = p.url(&format!("/authorize/continue?request={request}"));
                 super::authorize::redirect(StatusCode::SEE_OTHER, &next)
@@ -174,21 +174,60 @@ async fn show_form(
     status: StatusCode,
     error: Option<&str>,
 ) -> Result<HttpResponse, PageError> {
-    let Target { request, return_to } = target;
-    let lookup = request.clone();
+    let lookup = target.request.clone();
     let context = blocking(p, req, move |p| login::context(p, &lookup)).await?;
-    if !request.is_empty() && context.client_name.is_none() {
+    if !target.request.is_empty() && context.client_name.is_none() {
         return Err(PageError::bad_request(FlowPage::RequestExpired.message()));
     }
     let username = username.or(context.login_hint).unwrap_or_default();
-    let (browser, is_new) = cookies::browser(req);
-    let csrf = p.csrf.token(CSRF_LOGIN, &browser, &request);
-    let page = LoginPage {
-        request: &request,
-        return_to: &return_to,
-        csrf: &csrf,
+    let form = Form {
+        target: &target,
         client_name: context.client_name.as_deref(),
         username: &username,
+    };
+    Ok(render_form(p, req, &form, status, error))
+}
+
+/// What a login form shows besides the message.
+struct Form<'a> {
+    target: &'a Target,
+    client_name: Option<&'a str>,
+    username: &'a str,
+}
+
+/// The login form for an authorization request that /authorize (or
+/// /authorize/continue) has just looked up, in that response.
+pub(super) fn prompt_page(p: &Provider, req: &HttpRequest, prompt: &LoginPrompt) -> HttpResponse {
+    let target = Target {
+        request: prompt.request.to_string(),
+        return_to: String::new(),
+    };
+    let form = Form {
+        target: &target,
+        client_name: Some(&prompt.client_name),
+        username: prompt.login_hint.as_deref().unwrap_or_default(),
+    };
+    render_form(p, req, &form, StatusCode::OK, None)
+}
+
+/// The page itself, with a fresh CSRF token bound to this browser (whose
+/// cookie is set here if it has none yet).
+fn render_form(
+    p: &Provider,
+    req: &HttpRequest,
+    form: &Form<'_>,
+    status: StatusCode,
+    error: Option<&str>,
+) -> HttpResponse {
+    let Target { request, return_to } = form.target;
+    let (browser, is_new) = cookies::browser(req);
+    let csrf = p.csrf.token(CSRF_LOGIN, &browser, request);
+    let page = LoginPage {
+        request,
+        return_to,
+        csrf: &csrf,
+        client_name: form.client_name,
+        username: form.username,
         error,
     };
     let mut res = pages::render(status, &page);
@@ -199,5 +238,5 @@ async fn show_form(
             &cookies::build(&p.config, cookies::BROWSER, &browser, max_age),
         );
     }
-    Ok(res)
+    res
 }

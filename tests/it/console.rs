@@ -316,7 +316,7 @@ crate::both! {
     // Login failure and success, consent, issue, refresh, reuse, revoke.
     let b = Browser::new();
     let res = b.get(&support::authorize_url(server, &client, &[]));
-    b.submit_login(&location(&res).unwrap(), "alice", "wrong password");
+    b.fill_login(res, "alice", "wrong password");
     let consenting = server.confidential();
     support::obtain_code(server, &consenting, "alice");
     let family = support::tokens_with_refresh(server, &client, "alice");

@@ -39,7 +39,7 @@ crate::both! {
 
     // Logged in but never consented.
     let res = browser.get(&authorize_url(&server, &client, &[]));
-    browser.submit_login(&location(&res).unwrap(), "alice", PASSWORD);
+    browser.fill_login(res, "alice", PASSWORD);
     let res = browser.get(&authorize_url(&server, &client, &[("prompt", "none")]));
     let cb = Callback::parse(&location(&res).unwrap());
     assert_eq!(cb.param("error"), Some("consent_required"));
@@ -74,13 +74,9 @@ crate::both! {
         PASSWORD,
     );
     server.clock.advance(100);
+    // prompt=login shows the login page (fill_login checks it is one).
     let res = browser.get(&authorize_url(&server, &client, &[("prompt", "login")]));
-    let login = location(&res).unwrap();
-    assert!(
-        login.contains("/login?request="),
-        "prompt=login shows the login page: {login}"
-    );
-    let res = browser.submit_login(&login, "alice", PASSWORD);
+    let res = browser.fill_login(res, "alice", PASSWORD);
     let cb = Callback::parse(&location(&res).unwrap());
     let body = support::exchange(&server, &client, cb.param("code").unwrap(), "");
     let (_, claims) = support::jwt_parts(body["id_token"].as_str().unwrap());
@@ -120,7 +116,7 @@ crate::both! {
     server.clock.advance(60);
     let res = browser.get(&authorize_url(&server, &client, &[("max_age", "60")]));
     assert!(
-        location(&res).unwrap().contains("/login?request="),
+        support::is_login_form(res),
         "old session: log in again"
     );
     let res = browser.get(&authorize_url(
@@ -184,7 +180,7 @@ crate::both! {
     });
     let browser = Browser::new();
     let res = browser.get(&authorize_url(&server, &client, &[]));
-    let res = browser.submit_login(&location(&res).unwrap(), "alice", PASSWORD);
+    let res = browser.fill_login(res, "alice", PASSWORD);
     assert!(
         Callback::parse(&location(&res).unwrap())
             .param("code")
@@ -200,7 +196,7 @@ crate::both! {
     let client = server.confidential();
     let browser = Browser::new();
     let res = browser.get(&authorize_url(&server, &client, &[]));
-    let res = browser.submit_login(&location(&res).unwrap(), "alice", PASSWORD);
+    let res = browser.fill_login(res, "alice", PASSWORD);
     let consent = location(&res).unwrap();
     let res = browser.approve_consent(&consent, "deny");
     assert_eq!(res.status(), 303);
@@ -220,7 +216,7 @@ crate::both! {
         &client,
         &[("login_hint", "carol\"<b>")],
     ));
-    let html = browser.get(&location(&res).unwrap()).text().unwrap();
+    let html = res.text().unwrap();
     assert!(!html.contains("carol\"<b>"), "escaped");
     assert_eq!(hidden(&html, "username"), "carol\"<b>");
 }
@@ -238,7 +234,7 @@ crate::both! {
     let mut cookies = Vec::new();
     for _ in 0..2 {
         let res = browser.get(&authorize_url(&server, &client, &[("prompt", "login")]));
-        let res = browser.submit_login(&location(&res).unwrap(), "alice", PASSWORD);
+        let res = browser.fill_login(res, "alice", PASSWORD);
         assert_eq!(res.status(), 303);
         let set_cookie = res
             .headers()
@@ -265,11 +261,7 @@ crate::both! {
     server.add_user("alice");
     let client = server.confidential();
     let browser = Browser::new();
-    let res = browser.get(&authorize_url(&server, &client, &[]));
-    let login = location(&res)
-        .unwrap()
-        .replace("https://127.0.0.1", &server.base);
-    let page = browser.get(&login);
+    let page = browser.get(&authorize_url(&server, &client, &[]));
     let set_cookie = page.headers()["set-cookie"].to_str().unwrap().to_owned();
     assert!(set_cookie.contains("Secure"), "{set_cookie}");
 }
@@ -284,7 +276,7 @@ crate::both! {
     for (user, pw) in [("alice", "wrong password"), ("nobody", PASSWORD)] {
         let browser = Browser::new();
         let res = browser.get(&authorize_url(&server, &client, &[]));
-        let res = browser.submit_login(&location(&res).unwrap(), user, pw);
+        let res = browser.fill_login(res, user, pw);
         assert_eq!(res.status(), 200);
         assert!(
             res.headers()
@@ -312,8 +304,8 @@ crate::both! {
     let client = server.confidential();
     let browser = Browser::new();
     let res = browser.get(&authorize_url(&server, &client, &[]));
-    let res = browser.submit_login(
-        &location(&res).unwrap(),
+    let res = browser.fill_login(
+        res,
         "\"><script>x()</script>",
         "whatever1",
     );
@@ -329,10 +321,12 @@ crate::both! {
     server.add_user("alice");
     let client = server.confidential();
     let browser = Browser::new();
-    let res = browser.get(&authorize_url(&server, &client, &[]));
-    let login = location(&res).unwrap();
-    let html = browser.get(&login).text().unwrap();
+    let html = browser
+        .get(&authorize_url(&server, &client, &[]))
+        .text()
+        .unwrap();
     let request = hidden(&html, "request");
+    let login = server.url(&format!("/login?request={request}"));
     for csrf in ["", "forged-token"] {
         let res = browser.post(
             &server.url("/login"),
@@ -374,7 +368,7 @@ crate::both! {
     let client = server.confidential();
     let browser = Browser::new();
     let res = browser.get(&authorize_url(&server, &client, &[]));
-    let res = browser.submit_login(&location(&res).unwrap(), "alice", PASSWORD);
+    let res = browser.fill_login(res, "alice", PASSWORD);
     let consent = location(&res).unwrap();
     let html = browser.get(&consent).text().unwrap();
     let request = hidden(&html, "request");
@@ -405,8 +399,7 @@ crate::both! {
     let server = TestServer::start();
     let client = server.confidential();
     let browser = Browser::new();
-    let res = browser.get(&authorize_url(&server, &client, &[]));
-    let page = browser.get(&location(&res).unwrap());
+    let page = browser.get(&authorize_url(&server, &client, &[]));
     let error = browser.get(&server.url("/authorize?client_id=unknown"));
     for res in [page, error] {
         let h = res.headers();
@@ -436,7 +429,7 @@ crate::both! {
     let attempt = |user: &str, pw: &str| {
         let browser = Browser::new();
         let res = browser.get(&authorize_url(&server, &client, &[]));
-        browser.submit_login(&location(&res).unwrap(), user, pw)
+        browser.fill_login(res, user, pw)
     };
     for _ in 0..10 {
         assert_eq!(attempt("alice", "wrong password").status(), 200);
@@ -465,15 +458,13 @@ crate::both! {
     let login_page = |client| {
         let browser = Browser::new();
         let res = browser.get(&authorize_url(&server, client, &[]));
-        let login = location(&res).unwrap();
-        assert!(login.contains("/login?request="), "{login}");
-        (browser, login)
+        (browser, res)
     };
 
     // First party: the login answers the client itself, as
     // /authorize/continue would, with the code, state and issuer.
-    let (browser, login) = login_page(&first);
-    let res = browser.submit_login(&login, "alice", PASSWORD);
+    let (browser, page) = login_page(&first);
+    let res = browser.fill_login(page, "alice", PASSWORD);
     assert_eq!(res.status(), 303);
     assert!(
         res.headers()
@@ -490,8 +481,8 @@ crate::both! {
     assert!(body["id_token"].is_string());
 
     // Third party without consent on record: on to the consent page.
-    let (browser, login) = login_page(&third);
-    let res = browser.submit_login(&login, "alice", PASSWORD);
+    let (browser, page) = login_page(&third);
+    let res = browser.fill_login(page, "alice", PASSWORD);
     assert_eq!(res.status(), 303);
     let consent = location(&res).unwrap();
     assert!(consent.contains("/consent?request="), "{consent}");
@@ -500,8 +491,8 @@ crate::both! {
     assert!(cb.param("code").is_some());
 
     // A wrong password still shows the form again, with no redirect.
-    let (browser, login) = login_page(&first);
-    let res = browser.submit_login(&login, "alice", "not the password");
+    let (browser, page) = login_page(&first);
+    let res = browser.fill_login(page, "alice", "not the password");
     assert_eq!(res.status(), 200);
     assert!(location(&res).is_none());
 }

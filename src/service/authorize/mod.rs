@@ -101,9 +101,21 @@ impl ClientResponse {
 #[derive(Debug)]
 pub enum Outcome {
     Page(PageError),
+    /// The login page for this request, reached by redirect.
     Login(RequestId),
+    /// The login page for this request, shown in this very response: what
+    /// it names is at hand, so the browser need not be sent for it.
+    LoginForm(LoginPrompt),
     Consent(RequestId),
     Respond(ClientResponse),
+}
+
+/// What the login page shows for a pending request.
+#[derive(Debug)]
+pub struct LoginPrompt {
+    pub request: RequestId,
+    pub client_name: String,
+    pub login_hint: Option<String>,
 }
 
 /// Where and how errors and results go once the redirect URI is verified.
@@ -234,16 +246,23 @@ fn proceed(
     let prompt = prompt_flags(pending.prompt.as_deref()).unwrap_or_default();
     let session = login::current_session(p, session_cookie)?;
     let request = RequestId::new(pending.id.clone());
+    let login = || {
+        Ok(Outcome::LoginForm(LoginPrompt {
+            request: request.clone(),
+            client_name: client.name.clone(),
+            login_hint: pending.login_hint.clone(),
+        }))
+    };
     let session = match session {
         Some(s) => match login_needed(p, pending, prompt, &s)? {
             None => s,
             Some(code) if prompt.none => return finish_with_error(p, pending, &target, code),
-            Some(_) => return Ok(Outcome::Login(request)),
+            Some(_) => return login(),
         },
         None if prompt.none => {
             return finish_with_error(p, pending, &target, ErrorCode::LoginRequired);
         }
-        None => return Ok(Outcome::Login(request)),
+        None => return login(),
     };
     if !consented && consent_needed(p, client, pending, prompt, &session)? {
         if prompt.none {

@@ -63,6 +63,11 @@ impl Browser {
     pub fn authorize(&self, base: &str, url: &str, username: &str, password: &str) -> Callback {
         let mut res = self.get(url);
         for _ in 0..6 {
+            if res.status() == 200 {
+                // The login form, shown by /authorize itself.
+                res = self.fill_login(res, username, password);
+                continue;
+            }
             let location = location(&res)
                 .unwrap_or_else(|| panic!("expected a redirect, got {}", res.status()));
             let absolute = if location.starts_with('/') {
@@ -85,13 +90,20 @@ impl Browser {
 
     /// GETs the login page at `url`, then posts the form.
     pub fn submit_login(&self, url: &str, username: &str, password: &str) -> Response {
-        let page = self.get(url);
+        self.fill_login(self.get(url), username, password)
+    }
+
+    /// Posts the login form on `page` (the login page, or the answer of
+    /// /authorize when it shows the form itself).
+    pub fn fill_login(&self, page: Response, username: &str, password: &str) -> Response {
         assert_eq!(page.status(), 200, "login page");
+        let url = page.url();
+        let action = format!("{}/login", &url[..url::Position::BeforePath]);
         let html = page.text().expect("html");
+        assert!(html.contains("action=\"/login\""), "a login form");
         let request = hidden(&html, "request");
         let csrf = hidden(&html, "csrf");
         let return_to = hidden_opt(&html, "return_to").unwrap_or_default();
-        let action = url.split("/login").next().unwrap_or_default().to_owned() + "/login";
         self.post(
             &action,
             &[

@@ -243,6 +243,15 @@ pub fn authorize_url_at(base: &str, client: &TestClient, extra: &[(&str, &str)])
     format!("{base}/authorize?{}", ser.finish())
 }
 
+/// Whether `res` is the login form for an authorization request (what
+/// /authorize shows when the user must log in).
+pub fn is_login_form(res: reqwest::blocking::Response) -> bool {
+    res.status() == 200
+        && res.text().is_ok_and(|html| {
+            html.contains("action=\"/login\"") && html.contains("name=\"request\"")
+        })
+}
+
 /// Runs login (and consent when asked) for `username`; returns the code,
 /// the PKCE verifier and the browser (which now holds a session).
 pub fn obtain_code(
