@@ -140,8 +140,12 @@ impl Server {
     fn cpu(&self) -> Vec<(String, Duration)> {
         thread_cpu(&self.child.id().to_string())
     }
+}
 
-    fn stop(mut self) {
+/// Stops the server however the run ends, a failed assertion included
+/// (a panicking run used to leave its server behind).
+impl Drop for Server {
+    fn drop(&mut self) {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
@@ -583,7 +587,7 @@ async fn run_backend(name: &str, pg_base: &str, opts: &Options) -> String {
 
     // First start creates keys; the timed start is on an existing database.
     let (first, _) = Server::start(&db, free_port());
-    first.stop();
+    drop(first);
     let (server, ready_in) = Server::start(&db, free_port());
     let idle = server.memory("VmRSS:");
     let base = server.base.clone();
@@ -859,7 +863,7 @@ async fn run_backend(name: &str, pg_base: &str, opts: &Options) -> String {
             jwks_during.percentile(0.5)
         ));
     }
-    server.stop();
+    drop(server);
     if let Some(db_name) = pg_db {
         let _ = Command::new("psql")
             .args([
