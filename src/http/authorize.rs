@@ -84,6 +84,14 @@ pub(super) fn respond(
     match outcome {
         Outcome::Page(e) => pages::render(StatusCode::BAD_REQUEST, &ErrorPage::new(e.message())),
         Outcome::Login(request) => redirect(status, &p.url(&format!("/login?request={request}"))),
+        // After a POST (a cross-site form POST to /authorize carries no
+        // SameSite=Lax cookie, so the form here would replace the browser
+        // cookie, and a reload would ask to resend the form) the browser
+        // is sent for the form instead.
+        Outcome::LoginForm(prompt) if after_post => redirect(
+            status,
+            &p.url(&format!("/login?request={}", prompt.request)),
+        ),
         Outcome::LoginForm(prompt) => super::login::prompt_page(p, req, &prompt),
         Outcome::Consent(request) => {
             redirect(status, &p.url(&format!("/consent?request={request}")))

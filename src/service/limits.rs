@@ -28,6 +28,12 @@ thread_local! {
     static HASHERS: RefCell<Option<Sender<Job>>> = const { RefCell::new(None) };
 }
 
+/// Login threads per hash thread: while one waits on its hash, others
+/// read before theirs or write after, and the hash threads should never run
+/// out of work for want of a login thread (with two per core, the cores
+/// stood idle 1.8% of a login run).
+pub const LOGIN_THREADS_PER_CORE: usize = 4;
+
 #[derive(Debug)]
 pub struct HashPool {
     sender: SyncSender<Job>,
@@ -35,12 +41,9 @@ pub struct HashPool {
 }
 
 impl HashPool {
-    /// `cores` hash threads and four times as many login threads: while
-    /// one waits on its hash, others read before theirs or write after, and
-    /// the hash threads should never run out of work for want of a login
-    /// thread (with two per core, the cores stood idle 1.8% of a login
-    /// run). At most `queue` requests waiting; a caller gives up after
-    /// `max_wait`.
+    /// `cores` hash threads and [`LOGIN_THREADS_PER_CORE`] times as many
+    /// login threads. At most `queue` requests waiting; a caller gives up
+    /// after `max_wait`.
     pub fn new(cores: usize, queue: usize, max_wait: Duration) -> Self {
         let (hash_jobs, hash_receiver) = channel::<Job>();
         let hash_receiver = Arc::new(Mutex::new(hash_receiver));
@@ -53,7 +56,7 @@ impl HashPool {
         }
         let (sender, receiver) = sync_channel::<Job>(queue);
         let receiver = Arc::new(Mutex::new(receiver));
-        for i in 0..cores.max(1) * 4 {
+        for i in 0..cores.max(1) * LOGIN_THREADS_PER_CORE {
             let (receiver, hash_jobs) = (receiver.clone(), hash_jobs.clone());
             spawn(format!("login-{i}"), move || {
                 HASHERS.with(|h| *h.borrow_mut() = Some(hash_jobs));

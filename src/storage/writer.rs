@@ -12,13 +12,15 @@
 //! `synchronous = NORMAL` survives a crash of the process, not of the
 //! machine's power).
 //!
-//! A caller that finds a writer idle does not wait for the thread: it takes
-//! the writer's connection and commits its job itself, a batch of one.
+//! A caller that finds nothing queued and a writer idle does not wait for
+//! the thread: it takes the writer's connection and commits its job itself,
+//! a batch of one.
 //! Handing the job over costs two thread wake-ups (the writer's, then the
 //! caller's), and on a busy machine each is a context switch or an
 //! inter-processor interrupt; that was a large share of what a login costs
 //! outside hashing. Once writes contend, callers find every writer busy,
-//! queue, and are committed together as before.
+//! queue, and are committed together as before; while anything is queued,
+//! callers queue behind it rather than overtake it.
 //!
 //! Jobs run one after another, so a batch behaves exactly as if its jobs had
 //! committed one by one in queue order: conditional updates (a code used
@@ -32,6 +34,7 @@
 
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::sync::{Arc, Mutex};
 
@@ -133,6 +136,8 @@ type Queue = Box<dyn Job>;
 /// (each a connection), for callers that find one idle.
 pub(super) struct Writer {
     queue: Sender<Queue>,
+    /// Jobs sent and not yet taken into a batch.
+    queued: Arc<AtomicUsize>,
     writers: Vec<Arc<Mutex<Thread>>>,
 }
 
@@ -145,6 +150,7 @@ impl Writer {
         let (queue, jobs) = mpsc::channel::<Queue>();
         let jobs = Arc::new(Mutex::new(jobs));
         let manager = Arc::new(manager);
+        let queued = Arc::new(AtomicUsize::new(0));
         let mut writers = Vec::new();
         for i in 0..threads.max(1) {
             let writer = Arc::new(Mutex::new(Thread {
@@ -153,16 +159,20 @@ impl Writer {
                 conn: None,
             }));
             writers.push(writer.clone());
-            let jobs = jobs.clone();
+            let (jobs, queued) = (jobs.clone(), queued.clone());
             std::thread::Builder::new()
                 .name(format!("db-writer-{i}"))
-                .spawn(move || serve(&writer, &jobs))?;
+                .spawn(move || serve(&writer, &jobs, &queued))?;
         }
-        Ok(Self { queue, writers })
+        Ok(Self {
+            queue,
+            queued,
+            writers,
+        })
     }
 
-    /// Commits `f` on an idle writer's connection right here, or queues it
-    /// and waits until it has committed.
+    /// Commits `f` on an idle writer's connection right here when nothing
+    /// is queued, or queues it and waits until it has committed.
     pub(super) fn write<T, F>(&self, f: F) -> StoreResult<T>
     where
         F: FnMut(&mut Conn) -> Result<T, DieselError> + Send + 'static,
@@ -174,9 +184,13 @@ impl Writer {
             result: None,
             done: Reply::Blocking(done),
         });
-        match self.writers.iter().find_map(|w| w.try_lock().ok()) {
+        let idle = match self.queued.load(Ordering::Acquire) {
+            0 => self.writers.iter().find_map(|w| w.try_lock().ok()),
+            _ => None,
+        };
+        match idle {
             Some(mut idle) => idle.commit_guarded(vec![job]),
-            None => self.queue.send(job).map_err(|_| writer_gone())?,
+            None => self.send(job)?,
         }
         outcome.recv().unwrap_or_else(|_| Err(writer_gone()))
     }
@@ -202,12 +216,19 @@ impl Writer {
         F: FnMut(&mut Conn) -> Result<T, DieselError> + Send + 'static,
         T: Send + 'static,
     {
-        let job = Box::new(Pending {
+        self.send(Box::new(Pending {
             f,
             result: None,
             done,
-        });
-        self.queue.send(job).map_err(|_| writer_gone())
+        }))
+    }
+
+    fn send(&self, job: Queue) -> StoreResult<()> {
+        self.queued.fetch_add(1, Ordering::AcqRel);
+        self.queue.send(job).map_err(|_| {
+            self.queued.fetch_sub(1, Ordering::AcqRel);
+            writer_gone()
+        })
     }
 }
 
@@ -228,7 +249,7 @@ struct Thread {
 
 /// A writer thread, until every queue handle is dropped: take a batch,
 /// run it on the writer's connection, deliver the outcome.
-fn serve(writer: &Mutex<Thread>, jobs: &Mutex<Receiver<Queue>>) {
+fn serve(writer: &Mutex<Thread>, jobs: &Mutex<Receiver<Queue>>, queued: &AtomicUsize) {
     loop {
         let batch = {
             let jobs = jobs.lock().unwrap_or_else(|e| e.into_inner());
@@ -242,10 +263,11 @@ fn serve(writer: &Mutex<Thread>, jobs: &Mutex<Receiver<Queue>>) {
             }
             batch
         };
-        writer
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .commit_guarded(batch);
+        let mut writer = writer.lock().unwrap_or_else(|e| e.into_inner());
+        // Counted out only once this thread holds its writer, so that no
+        // caller slips in ahead of the batch meanwhile.
+        queued.fetch_sub(batch.len(), Ordering::AcqRel);
+        writer.commit_guarded(batch);
     }
 }
 
@@ -364,6 +386,11 @@ fn together(conn: &mut Conn, batch: &mut [Queue]) -> Outcome {
                 rollback(conn);
                 return Outcome::Failed(e);
             }
+            Ran::Failed if batch.len() == 1 => {
+                // Alone already: it keeps its own error.
+                rollback(conn);
+                return Outcome::Done(vec![None]);
+            }
             Ran::Failed => {
                 rollback(conn);
                 // Nothing was committed: each job runs again on its own.
@@ -442,6 +469,27 @@ mod tests {
             .get_result(&mut *conn)
             .unwrap();
         assert_eq!(rows, 1);
+    }
+
+    /// A job that fails alone is not run a second time on its own: it
+    /// already was.
+    #[test]
+    fn a_job_failing_alone_runs_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = dir.path().join("w.db");
+        let store = Store::open(url.to_str().unwrap(), 4, Duration::from_secs(5)).unwrap();
+        store.write(insert("taken".into())).unwrap();
+        let runs = Arc::new(AtomicUsize::new(0));
+        let counted = runs.clone();
+        let mut duplicate = insert("taken".into());
+        let outcome = store.write(move |conn| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            duplicate(conn)
+        });
+        assert!(
+            matches!(outcome, Err(StoreError::Query(ref e)) if super::super::is_unique_violation(e))
+        );
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
     }
 
     /// Many writers at once: every job's own outcome comes back, a failing

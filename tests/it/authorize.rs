@@ -254,7 +254,10 @@ crate::both! {
         ])
         .send()
         .unwrap();
-    assert!(support::is_login_form(res));
+    // Sent for the form (a GET, which carries the browser's cookie), not
+    // given it in answer to the POST.
+    assert_eq!(res.status(), 303);
+    assert!(location(&res).unwrap().contains("/login?request="));
 }
 }
 

@@ -264,7 +264,7 @@ async fn futures_poll_once<F: std::future::Future + Unpin>(mut f: F) -> Option<F
 
 #[test]
 fn hash_pool_refuses_when_its_queue_is_full() {
-    use portcullis::service::limits::HashPool;
+    use portcullis::service::limits::{HashPool, LOGIN_THREADS_PER_CORE};
     use std::sync::mpsc;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
@@ -272,13 +272,14 @@ fn hash_pool_refuses_when_its_queue_is_full() {
         .unwrap();
     rt.block_on(async {
         let pool = std::sync::Arc::new(HashPool::new(1, 1, std::time::Duration::from_secs(5)));
-        // With one core the pool has two login threads: two jobs occupy
-        // them, one fills the queue. Each job is submitted once the one
-        // before it has started, so the one-place queue is free for it.
+        // With one core the pool has LOGIN_THREADS_PER_CORE login threads:
+        // as many jobs occupy them, one fills the queue. Each job is
+        // submitted once the one before it has started, so the one-place
+        // queue is free for it.
         let (started, has_started) = mpsc::channel::<()>();
         let mut releases = Vec::new();
         let mut busy = Vec::new();
-        for _ in 0..2 {
+        for _ in 0..LOGIN_THREADS_PER_CORE {
             let (release, wait) = mpsc::channel::<()>();
             releases.push(release);
             let (p, started) = (pool.clone(), started.clone());
