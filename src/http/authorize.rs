@@ -9,6 +9,7 @@ use serde::Deserialize;
 use super::error::PageError;
 use super::pages::{self, ErrorPage, FormPostPage};
 use super::{blocking, cookies};
+use crate::ids::RequestId;
 use crate::service::Provider;
 use crate::service::authorize::{self, Outcome, ResponseMode};
 use crate::service::params::Params;
@@ -81,17 +82,16 @@ pub(super) fn respond(
     } else {
         StatusCode::FOUND
     };
+    let to_login =
+        |request: &RequestId| redirect(status, &p.url(&format!("/login?request={request}")));
     match outcome {
         Outcome::Page(e) => pages::render(StatusCode::BAD_REQUEST, &ErrorPage::new(e.message())),
-        Outcome::Login(request) => redirect(status, &p.url(&format!("/login?request={request}"))),
-        // After a POST (a cross-site form POST to /authorize carries no
-        // SameSite=Lax cookie, so the form here would replace the browser
-        // cookie, and a reload would ask to resend the form) the browser
-        // is sent for the form instead.
-        Outcome::LoginForm(prompt) if after_post => redirect(
-            status,
-            &p.url(&format!("/login?request={}", prompt.request)),
-        ),
+        Outcome::Login(request) => to_login(&request),
+        // After a POST the browser is sent for the form rather than given
+        // it: a cross-site form POST to /authorize carries no SameSite=Lax
+        // cookie, so the form here would replace the browser cookie, and a
+        // reload would ask to resend the form.
+        Outcome::LoginForm(prompt) if after_post => to_login(&prompt.request),
         Outcome::LoginForm(prompt) => super::login::prompt_page(p, req, &prompt),
         Outcome::Consent(request) => {
             redirect(status, &p.url(&format!("/consent?request={request}")))

@@ -179,11 +179,7 @@ impl Writer {
         T: Send + 'static,
     {
         let (done, outcome) = mpsc::sync_channel::<StoreResult<T>>(1);
-        let job: Queue = Box::new(Pending {
-            f,
-            result: None,
-            done: Reply::Blocking(done),
-        });
+        let job = pending(f, Reply::Blocking(done));
         let idle = match self.queued.load(Ordering::Acquire) {
             0 => self.writers.iter().find_map(|w| w.try_lock().ok()),
             _ => None,
@@ -204,23 +200,11 @@ impl Writer {
         T: Send + 'static,
     {
         let (done, outcome) = tokio::sync::oneshot::channel::<StoreResult<T>>();
-        let queued = self.queue(f, Reply::Async(done));
+        let queued = self.send(pending(f, Reply::Async(done)));
         async move {
             queued?;
             outcome.await.unwrap_or_else(|_| Err(writer_gone()))
         }
-    }
-
-    fn queue<T, F>(&self, f: F, done: Reply<T>) -> StoreResult<()>
-    where
-        F: FnMut(&mut Conn) -> Result<T, DieselError> + Send + 'static,
-        T: Send + 'static,
-    {
-        self.send(Box::new(Pending {
-            f,
-            result: None,
-            done,
-        }))
     }
 
     fn send(&self, job: Queue) -> StoreResult<()> {
@@ -230,6 +214,19 @@ impl Writer {
             writer_gone()
         })
     }
+}
+
+/// `f` as a job whose outcome goes to `done`.
+fn pending<T, F>(f: F, done: Reply<T>) -> Queue
+where
+    F: FnMut(&mut Conn) -> Result<T, DieselError> + Send + 'static,
+    T: Send + 'static,
+{
+    Box::new(Pending {
+        f,
+        result: None,
+        done,
+    })
 }
 
 fn writer_gone() -> StoreError {
@@ -451,17 +448,28 @@ mod tests {
         }
     }
 
+    /// A store on a fresh SQLite file (kept while the directory lives).
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = dir.path().join("w.db");
+        let store = Store::open(url.to_str().unwrap(), 4, Duration::from_secs(5)).unwrap();
+        (dir, store)
+    }
+
+    /// Which thread a write ran on.
+    fn write_on(store: &Store, name: &str) -> std::thread::ThreadId {
+        let mut insert = insert(name.into());
+        store
+            .write(move |conn| insert(conn).map(|_| std::thread::current().id()))
+            .unwrap()
+    }
+
     /// A write while the writer is idle commits on the caller's thread,
     /// with no hand-off; the writer thread only serves the queue.
     #[test]
     fn an_idle_writer_commits_on_the_callers_thread() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = dir.path().join("w.db");
-        let store = Store::open(url.to_str().unwrap(), 4, Duration::from_secs(5)).unwrap();
-        let mut insert = insert("alone".into());
-        let ran_on = store
-            .write(move |conn| insert(conn).map(|_| std::thread::current().id()))
-            .unwrap();
+        let (_dir, store) = store();
+        let ran_on = write_on(&store, "alone");
         assert_eq!(ran_on, std::thread::current().id());
         let mut conn = store.conn().unwrap();
         let rows: i64 = server_secrets::table
@@ -471,13 +479,24 @@ mod tests {
         assert_eq!(rows, 1);
     }
 
+    /// While anything is queued, a write queues behind it instead of
+    /// overtaking it on an idle writer.
+    #[test]
+    fn a_write_does_not_overtake_queued_ones() {
+        let (_dir, store) = store();
+        let writer = store.writer.clone().unwrap();
+        // As if a job were queued and its batch not yet taken.
+        writer.queued.fetch_add(1, Ordering::AcqRel);
+        let ran_on = write_on(&store, "behind");
+        writer.queued.fetch_sub(1, Ordering::AcqRel);
+        assert_ne!(ran_on, std::thread::current().id());
+    }
+
     /// A job that fails alone is not run a second time on its own: it
     /// already was.
     #[test]
     fn a_job_failing_alone_runs_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = dir.path().join("w.db");
-        let store = Store::open(url.to_str().unwrap(), 4, Duration::from_secs(5)).unwrap();
+        let (_dir, store) = store();
         store.write(insert("taken".into())).unwrap();
         let runs = Arc::new(AtomicUsize::new(0));
         let counted = runs.clone();
@@ -496,9 +515,7 @@ mod tests {
     /// job (a duplicate key) undoes only itself, and what succeeded is there.
     #[test]
     fn a_failing_job_does_not_sink_its_batch() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = dir.path().join("w.db");
-        let store = Store::open(url.to_str().unwrap(), 4, Duration::from_secs(5)).unwrap();
+        let (_dir, store) = store();
         store.write(insert("taken".into())).unwrap();
         let handles: Vec<_> = (0..40)
             .map(|i| {

@@ -274,9 +274,16 @@ crate::both! {
         .replace("st-123", &enc(state));
     let browser = Browser::new();
     let res = browser.get(&url);
-    // The login answers with the auto-submitting form itself.
+    // The login answers with the auto-submitting form itself, and starts
+    // the session in the same response.
     let res = browser.fill_login(res, "alice", PASSWORD);
     assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()
+            .get_all("set-cookie")
+            .iter()
+            .any(|c| c.to_str().unwrap().starts_with("portcullis_session="))
+    );
     let csp = res.headers()["content-security-policy"]
         .to_str()
         .unwrap()
@@ -293,7 +300,7 @@ crate::both! {
 }
 
 crate::both! {
-    fn html_in_client_name_is_escaped_on_consent_page() {
+    fn html_in_client_name_is_escaped_on_login_and_consent_pages() {
     let server = TestServer::start();
     server.add_user("alice");
     let client = server.add_client(ClientSpec {
@@ -301,7 +308,12 @@ crate::both! {
         ..Default::default()
     });
     let browser = Browser::new();
-    let res = browser.get(&authorize_url(&server, &client, &[]));
+    let url = authorize_url(&server, &client, &[]);
+    // The login form /authorize shows names the client too.
+    let html = browser.get(&url).text().unwrap();
+    assert!(!html.contains("<img src=x"));
+    assert!(unescape(&html).contains("<img src=x onerror=alert(1)>"));
+    let res = browser.get(&url);
     let res = browser.fill_login(res, "alice", PASSWORD);
     let consent = location(&res).unwrap();
     assert!(consent.contains("/consent?request="));

@@ -495,5 +495,21 @@ crate::both! {
     let res = browser.fill_login(page, "alice", "not the password");
     assert_eq!(res.status(), 200);
     assert!(location(&res).is_none());
+
+    // The client disabled while the user was on the form: an error page,
+    // never a redirect to it; the sign-in itself still counts.
+    let (browser, page) = login_page(&first);
+    let mut record = server.provider.store.client(&first.id).unwrap().unwrap();
+    record.disabled = true;
+    server.provider.store.update_client(&record).unwrap();
+    let res = browser.fill_login(page, "alice", PASSWORD);
+    assert_eq!(res.status(), 400);
+    assert!(location(&res).is_none());
+    assert!(
+        res.headers()
+            .get_all("set-cookie")
+            .iter()
+            .any(|c| c.to_str().unwrap().starts_with("portcullis_session="))
+    );
 }
 }
