@@ -17,6 +17,7 @@
 //! everyone waiting for it.
 
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, SyncSender, TrySendError, channel, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -26,6 +27,30 @@ type Job = Box<dyn FnOnce() + Send + 'static>;
 thread_local! {
     /// On a login thread: where [`argon2`] sends its computation.
     static HASHERS: RefCell<Option<Sender<Job>>> = const { RefCell::new(None) };
+    /// On a login thread, during a job: set once its caller stopped waiting.
+    static GONE: RefCell<Option<Arc<AtomicBool>>> = const { RefCell::new(None) };
+}
+
+/// Whether the request the current login-thread job runs for has stopped
+/// waiting for it (it timed out with a 503, or the client went away). Work
+/// after the password check that only matters to that response can then be
+/// skipped. Always false elsewhere.
+pub fn caller_gone() -> bool {
+    GONE.with(|g| {
+        g.borrow()
+            .as_ref()
+            .is_some_and(|g| g.load(Ordering::Acquire))
+    })
+}
+
+/// Marks the job's caller gone when the waiting future ends, however it
+/// ends (after the answer it no longer matters).
+struct Waiting(Arc<AtomicBool>);
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+    }
 }
 
 /// Login threads per hash thread: while one waits on its hash, others
@@ -75,14 +100,21 @@ impl HashPool {
         R: Send + 'static,
     {
         let (tx, rx) = tokio::sync::oneshot::channel();
+        let waiting = Waiting(Arc::new(AtomicBool::new(false)));
+        let gone = waiting.0.clone();
         let job: Job = Box::new(move || {
-            let _ = tx.send(f());
+            GONE.with(|g| *g.borrow_mut() = Some(gone));
+            let answer = f();
+            GONE.with(|g| *g.borrow_mut() = None);
+            let _ = tx.send(answer);
         });
         match self.sender.try_send(job) {
             Ok(()) => {}
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => return None,
         }
-        tokio::time::timeout(self.max_wait, rx).await.ok()?.ok()
+        let answer = tokio::time::timeout(self.max_wait, rx).await.ok()?.ok();
+        drop(waiting);
+        answer
     }
 }
 
@@ -190,6 +222,25 @@ mod tests {
         }
         // Elsewhere (the command line) it runs in place.
         assert_eq!(argon2(thread_name).unwrap(), thread_name());
+    }
+
+    /// A job learns that its caller gave up (here: timed out), and not
+    /// before.
+    #[tokio::test]
+    async fn a_job_knows_when_its_caller_has_gone() {
+        let pool = HashPool::new(1, 4, Duration::from_secs(5));
+        assert!(pool.run(caller_gone).await == Some(false));
+        assert!(!caller_gone(), "not on a login thread");
+        let pool = HashPool::new(1, 4, Duration::from_millis(20));
+        let (release, wait) = std::sync::mpsc::channel::<()>();
+        let (seen, saw) = std::sync::mpsc::channel::<bool>();
+        let answer = pool.run(move || {
+            let _ = wait.recv();
+            let _ = seen.send(caller_gone());
+        });
+        assert!(answer.await.is_none(), "timed out");
+        release.send(()).unwrap();
+        assert!(saw.recv().unwrap());
     }
 
     #[tokio::test]

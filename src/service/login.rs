@@ -194,13 +194,16 @@ pub fn login(
 /// to /authorize/continue would, and in the same request: a round trip
 /// and a thread hand-off fewer per login. `None` for a direct visit, and
 /// when that step fails: the session is started all the same, and the
-/// browser is sent to /authorize/continue to try again.
+/// browser is sent to /authorize/continue to try again. Not taken when
+/// the request has already been answered (a 503 after too long in the
+/// queue): that would use up the authorization request for nobody, and a
+/// retry of the form would find it gone.
 fn continue_request(
     p: &Provider,
     request: &str,
     cookie: &Secret,
 ) -> Option<Box<super::authorize::Outcome>> {
-    if request.is_empty() {
+    if request.is_empty() || super::limits::caller_gone() {
         return None;
     }
     super::authorize::resume(p, request, Some(cookie))
