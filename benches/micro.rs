@@ -124,7 +124,7 @@ fn store_rotation(c: &mut Criterion) {
         expires_at: i64::MAX,
     };
     store.insert_pending(&pending).unwrap();
-    assert!(store.issue_code(&pending.id, &grant, &code).unwrap());
+    assert!(store.issue_code(Some(&pending.id), &grant, &code).unwrap());
     let record = |hash: String| RefreshRecord {
         token_hash: hash,
         id: random::id(),

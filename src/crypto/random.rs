@@ -11,8 +11,13 @@ use sha2::{Digest, Sha256};
 /// `bytes` random bytes, base64url without padding.
 pub fn token(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
-    OsRng.unwrap_err().fill_bytes(&mut buf);
+    fill(&mut buf);
     URL_SAFE_NO_PAD.encode(buf)
+}
+
+/// Fills `buf` with random bytes.
+pub fn fill(buf: &mut [u8]) {
+    OsRng.unwrap_err().fill_bytes(buf);
 }
 
 /// A 256-bit secret with a recognisable prefix, so that secret scanners can

@@ -35,7 +35,7 @@ pub fn pending_for_login(p: &Provider, request: &str) -> Result<Option<(PendingR
     if request.is_empty() {
         return Ok(None);
     }
-    let Some(pending) = p.store.pending(request, p.now())? else {
+    let Some(pending) = super::authorize::find(p, request)? else {
         return Ok(None);
     };
     let client_name = p
@@ -129,6 +129,7 @@ pub fn login(
         return Ok(LoginOutcome::BadCsrf);
     }
     let pending = pending_for_login(p, &form.request)?.map(|(pending, _)| pending);
+    let stored = super::authorize::is_stored(&form.request);
     let client_id = pending.as_ref().map(|r| r.client_id.clone());
     if throttled(p, form)? {
         tracing::warn!(
@@ -175,9 +176,13 @@ pub fn login(
     }
     p.store.start_session(SessionStart {
         replaces,
-        session,
+        session: session.clone(),
         audit: event.build(now),
-        pending_id: pending.map(|pending| pending.id),
+        // A stored request notes which login satisfied it.
+        pending_id: pending
+            .as_ref()
+            .filter(|_| stored)
+            .map(|pending| pending.id.clone()),
     })?;
     tracing::info!(
         user_id = %user.id,
@@ -185,28 +190,31 @@ pub fn login(
         ip = form.source_ip.as_deref(),
         "login succeeded"
     );
-    let next = continue_request(p, &form.request, &cookie);
+    let next = pending.and_then(|pending| continue_request(p, pending, stored, session));
     Ok(LoginOutcome::Success { cookie, user, next })
 }
 
 /// Takes the authorization request a login belongs to one step further
-/// (consent, or the answer to the client), exactly as the browser's visit
-/// to /authorize/continue would, and in the same request: a round trip
-/// and a thread hand-off fewer per login. `None` for a direct visit, and
-/// when that step fails: the session is started all the same, and the
-/// browser is sent to /authorize/continue to try again. Not taken when
-/// the request has already been answered (a 503 after too long in the
-/// queue): that would use up the authorization request for nobody, and a
-/// retry of the form would find it gone.
+/// (consent, or the answer to the client), as the browser's visit to
+/// /authorize/continue would, and in the same request: a round trip and a
+/// thread hand-off fewer per login, and the request and session at hand
+/// are not read back. `None` when that step fails: the session is started
+/// all the same, and the browser is sent to /authorize/continue to try
+/// again (a sealed request is then asked to log in again if it demands a
+/// fresh login: only a stored one records that this login happened). Not
+/// taken when the request has already been answered (a 503 after too long
+/// in the queue): that would use up the authorization request for nobody,
+/// and a retry of the form would find it gone.
 fn continue_request(
     p: &Provider,
-    request: &str,
-    cookie: &Secret,
+    pending: PendingRecord,
+    stored: bool,
+    session: SessionRecord,
 ) -> Option<Box<super::authorize::Outcome>> {
-    if request.is_empty() || super::limits::caller_gone() {
+    if super::limits::caller_gone() {
         return None;
     }
-    super::authorize::resume(p, request, Some(cookie))
+    super::authorize::after_login(p, pending, stored, session)
         .inspect_err(|e| tracing::warn!(error = %e, "continuing after login failed"))
         .ok()
         .map(Box::new)

@@ -7,6 +7,7 @@ use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::crypto::csrf::CsrfKey;
 use crate::crypto::random;
+use crate::crypto::seal::SealKey;
 use crate::secret::Secret;
 use crate::storage::Store;
 
@@ -40,6 +41,9 @@ pub struct Provider {
     pub clock: SharedClock,
     pub keys: keys::KeyStore,
     pub csrf: CsrfKey,
+    /// Seals authorization requests into login forms (see
+    /// [`authorize::find`]).
+    pub request_seal: SealKey,
     pub discovery_json: String,
     /// Where password hashing runs (login, re-authentication).
     pub hash_pool: limits::HashPool,
@@ -49,13 +53,17 @@ pub struct Provider {
 }
 
 impl Provider {
-    /// Loads (or on first start creates) the signing keys and CSRF key from the
-    /// store, so every instance on the same database uses the same ones.
+    /// Loads (or on first start creates) the signing keys, CSRF key and
+    /// sealing key from the store, so every instance on the same database uses the same ones.
     pub fn new(config: Config, store: Store, clock: SharedClock) -> Result<Arc<Self>> {
         let keys = keys::KeyStore::new(keys::load_or_create(&store, clock.now())?);
         let csrf = CsrfKey::new(Secret::new(
             store.server_secret("csrf_key", || random::token(32))?,
         ));
+        let request_seal = SealKey::derive(
+            &Secret::new(store.server_secret("seal_key", || random::token(32))?),
+            "sealed authorization requests",
+        );
         let discovery_json = discovery::document(&config);
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
         let hash_pool = limits::HashPool::new(cores, 64, std::time::Duration::from_secs(10));
@@ -65,6 +73,7 @@ impl Provider {
             clock,
             keys,
             csrf,
+            request_seal,
             discovery_json,
             hash_pool,
             verified_access_tokens: crate::crypto::jwt::VerifiedTokens::new("at+jwt"),

@@ -51,18 +51,24 @@ impl Store {
     /// Finishes a pending authorization request with a grant and its code,
     /// in one transaction. False, with nothing written, when the request
     /// was already gone: a double-submitted form gets one code, not two.
+    /// Writes a grant and its code. With `pending_id`, only if that stored
+    /// request is still there: it is removed in the same transaction, and
+    /// false means another caller finished it first.
     pub fn issue_code(
         &self,
-        pending_id: &str,
+        pending_id: Option<&str>,
         grant: &GrantRecord,
         code: &CodeRecord,
     ) -> StoreResult<bool> {
         use super::schema::pending_requests;
-        let (pending_id, grant, code) = (pending_id.to_owned(), grant.clone(), code.clone());
+        let pending_id = pending_id.map(str::to_owned);
+        let (grant, code) = (grant.clone(), code.clone());
         self.write(move |conn| {
-            let taken = diesel::delete(pending_requests::table.find(&pending_id)).execute(conn)?;
-            if taken == 0 {
-                return Ok(false);
+            if let Some(id) = &pending_id {
+                let taken = diesel::delete(pending_requests::table.find(id)).execute(conn)?;
+                if taken == 0 {
+                    return Ok(false);
+                }
             }
             diesel::insert_into(grants::table)
                 .values(&grant)

@@ -6,7 +6,9 @@ use diesel::prelude::*;
 use super::schema::pending_requests;
 use super::{Store, StoreResult};
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+/// Serializable too: a request that waits only for its login form is
+/// sealed into that form instead of stored (`service::authorize::find`).
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize, serde::Deserialize)]
 #[diesel(table_name = pending_requests)]
 #[diesel(treat_none_as_default_value = false)]
 pub struct PendingRecord {

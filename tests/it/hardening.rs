@@ -226,12 +226,20 @@ crate::both! {
         first_party: true,
         ..Default::default()
     });
-    // A pending request nobody finishes, a session, a grant with a code and
-    // an access token, and a refresh-token family.
-    support::http()
-        .get(authorize_url(&server, &client, &[]))
+    // A pending request nobody finishes (a POSTed request is stored; a GET
+    // one travels sealed in its login form), a session, a grant with a code
+    // and an access token, and a refresh-token family.
+    let posted = support::http()
+        .post(server.url("/authorize"))
+        .form(&[
+            ("response_type", "code"),
+            ("client_id", client.id.as_str()),
+            ("redirect_uri", client.redirect.as_str()),
+            ("scope", "openid"),
+        ])
         .send()
         .unwrap();
+    assert_eq!(posted.status(), 303);
     support::access_token(&server, &client, "alice");
     let family = support::tokens_with_refresh(&server, &client, "alice");
 
@@ -403,7 +411,7 @@ crate::both! {
             expires_at: now + 60,
             used_at: None,
         };
-        store.issue_code(&pending.id, &grant, &code).unwrap()
+        store.issue_code(Some(&pending.id), &grant, &code).unwrap()
     };
     assert!(issue("a"));
     assert!(!issue("b"), "the request is used up");

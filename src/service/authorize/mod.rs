@@ -8,7 +8,7 @@ use super::clients::{Client, GRANT_AUTHORIZATION_CODE};
 use super::params::Params;
 use super::scope::{self, Scope};
 use super::{ErrorCode, OAuthError, Provider, Result, login};
-use crate::crypto::random;
+use crate::crypto::{random, seal};
 use crate::ids::RequestId;
 use crate::secret::Secret;
 use crate::storage::grants::{CodeRecord, GrantRecord};
@@ -113,6 +113,8 @@ pub enum Outcome {
 /// What the login page shows for a pending request.
 #[derive(Debug)]
 pub struct LoginPrompt {
+    /// How the form names the request: a stored one's id, or the request
+    /// itself, sealed (see [`find`]).
     pub request: RequestId,
     pub client_name: String,
     pub login_hint: Option<String>,
@@ -163,11 +165,59 @@ impl Target {
 }
 
 /// Entry point for GET and POST /authorize.
-pub fn start(p: &Provider, params: &Params, session: Option<&Secret>) -> Result<Outcome> {
-    let (client, redirect_uri) = match verify_client(p, params)? {
+///
+/// A validated request is written to the database only once a later step
+/// must find it there: the consent page, or the login page after a POST
+/// (reached by a redirect whose URL names it). The login form shown in
+/// answer to a GET carries the request itself, sealed (see [`find`]), so a
+/// visit that never logs in writes nothing, and a login needs no row
+/// written, marked and deleted again.
+pub fn start(
+    p: &Provider,
+    params: &Params,
+    session: Option<&Secret>,
+    posted: bool,
+) -> Result<Outcome> {
+    let (client, redirect_uri) = match verify_client(params, |id| live_client(p, id))? {
         Ok(found) => found,
         Err(page) => return Ok(Outcome::Page(page)),
     };
+    start_with(p, client, redirect_uri, params, session, posted)
+}
+
+/// [`start`] for a browser without a session (a GET), when it can be
+/// answered from memory: the client is in the cache, and such a request
+/// needs no other read and no write. The caller then need not leave the
+/// async executor. `None` when only the database can answer.
+pub fn start_from_memory(p: &Provider, params: &Params) -> Option<Outcome> {
+    let mut in_memory = true;
+    let verified = verify_client(params, |id| {
+        let cached = p.store.client_if_cached(id);
+        in_memory = cached.is_some();
+        Ok(cached
+            .map(|record| Client::from_record((*record).clone()))
+            .filter(|c| !c.disabled))
+    });
+    let (client, redirect_uri) = match verified {
+        // An unknown or disabled client is left to the full path, so its
+        // answer comes from the database.
+        Ok(Ok(found)) if in_memory => found,
+        Ok(Err(page)) if in_memory && !matches!(page, PageError::UnknownClient) => {
+            return Some(Outcome::Page(page));
+        }
+        _ => return None,
+    };
+    start_with(p, client, redirect_uri, params, None, false).ok()
+}
+
+fn start_with(
+    p: &Provider,
+    client: Client,
+    redirect_uri: String,
+    params: &Params,
+    session: Option<&Secret>,
+    posted: bool,
+) -> Result<Outcome> {
     let target = Target {
         redirect_uri,
         mode: params
@@ -183,13 +233,90 @@ pub fn start(p: &Provider, params: &Params, session: Option<&Secret>) -> Result<
         Ok(pending) => pending,
         Err(e) => return Ok(target.error(p, e)),
     };
-    p.store.insert_pending(&pending)?;
-    proceed(p, &client, &pending, session, false)
+    let request = Request {
+        record: pending,
+        stored: posted,
+    };
+    if request.stored {
+        p.store.insert_pending(&request.record)?;
+    }
+    let session = login::current_session(p, session)?;
+    decide(p, &client, &request, session, false)
 }
 
-/// After login: continue the pending request.
+/// Authenticated with every sealed request, so a value sealed for another
+/// purpose never opens as one.
+const SEALED_REQUEST: &str = "authorization request";
+
+/// The authorization request a form field or URL names: the id of a
+/// stored one, or a sealed one (one that names an expired or unknown
+/// request, or that does not open, finds nothing).
+///
+/// A sealed request can be presented more than once while it is valid,
+/// where a stored one is used up by its code. Presenting it again is no
+/// more than the browser could do by repeating its visit to /authorize:
+/// each time the user logs in anew or a live session answers.
+pub fn find(p: &Provider, request: &str) -> Result<Option<PendingRecord>> {
+    if !seal::is_sealed(request) {
+        return Ok(p.store.pending(request, p.now())?);
+    }
+    let record = p
+        .request_seal
+        .open(SEALED_REQUEST, request)
+        .and_then(|json| serde_json::from_slice::<PendingRecord>(&json).ok())
+        .filter(|r| r.expires_at > p.now());
+    Ok(record)
+}
+
+/// Whether a request named by a form or URL is stored (see [`find`]).
+pub fn is_stored(request: &str) -> bool {
+    !seal::is_sealed(request)
+}
+
+/// A validated request, and whether it is in the database.
+struct Request {
+    record: PendingRecord,
+    stored: bool,
+}
+
+impl Request {
+    /// How forms and URLs name it: its id once stored, else sealed.
+    fn reference(&self, p: &Provider) -> RequestId {
+        if self.stored {
+            return RequestId::new(self.record.id.clone());
+        }
+        match serde_json::to_vec(&self.record) {
+            Ok(json) => RequestId::new(p.request_seal.seal(SEALED_REQUEST, &json)),
+            // Plain strings and numbers always serialize.
+            Err(_) => unreachable!("a pending request serializes"),
+        }
+    }
+}
+
+/// Continues a request from /authorize/continue.
 pub fn resume(p: &Provider, request: &str, session: Option<&Secret>) -> Result<Outcome> {
     resume_with(p, request, session, false)
+}
+
+/// Continues the request a login was made for, with the session it has
+/// just started: neither is read back from the database.
+pub fn after_login(
+    p: &Provider,
+    mut pending: PendingRecord,
+    stored: bool,
+    session: SessionRecord,
+) -> Result<Outcome> {
+    let Some(client) = live_client(p, &pending.client_id)? else {
+        return Ok(Outcome::Page(PageError::UnknownClient));
+    };
+    // The login satisfies prompt=login and max_age for this request (for
+    // a stored request the row says the same since the login).
+    pending.authenticated_session_id = Some(session.id.clone());
+    let request = Request {
+        record: pending,
+        stored,
+    };
+    decide(p, &client, &request, Some(session), false)
 }
 
 /// After the user approved the consent page for this very request.
@@ -207,13 +334,24 @@ fn resume_with(
     session: Option<&Secret>,
     consented: bool,
 ) -> Result<Outcome> {
-    let Some(pending) = p.store.pending(request, p.now())? else {
+    // Consent is only ever asked for a stored request.
+    let found = if consented {
+        p.store.pending(request, p.now())?
+    } else {
+        find(p, request)?
+    };
+    let Some(pending) = found else {
         return Ok(Outcome::Page(PageError::RequestExpired));
     };
     let Some(client) = live_client(p, &pending.client_id)? else {
         return Ok(Outcome::Page(PageError::UnknownClient));
     };
-    proceed(p, &client, &pending, session, consented)
+    let request = Request {
+        record: pending,
+        stored: consented || is_stored(request),
+    };
+    let session = login::current_session(p, session)?;
+    decide(p, &client, &request, session, consented)
 }
 
 /// Ends a pending request with access_denied (the user said no).
@@ -233,22 +371,22 @@ fn live_client(p: &Provider, id: &str) -> Result<Option<Client>> {
         .filter(|c| !c.disabled))
 }
 
-/// Decides the next step for a validated, stored request. `consented` is
-/// true right after the user approved this request on the consent page.
-fn proceed(
+/// Decides the next step for a validated request, given the browser's
+/// live session if any. `consented` is true right after the user approved
+/// this request on the consent page.
+fn decide(
     p: &Provider,
     client: &Client,
-    pending: &PendingRecord,
-    session_cookie: Option<&Secret>,
+    request: &Request,
+    session: Option<SessionRecord>,
     consented: bool,
 ) -> Result<Outcome> {
+    let pending = &request.record;
     let target = Target::from_pending(pending);
     let prompt = prompt_flags(pending.prompt.as_deref()).unwrap_or_default();
-    let session = login::current_session(p, session_cookie)?;
-    let request = RequestId::new(pending.id.clone());
     let login = || {
         Ok(Outcome::LoginForm(LoginPrompt {
-            request: request.clone(),
+            request: request.reference(p),
             client_name: client.name.clone(),
             login_hint: pending.login_hint.clone(),
         }))
@@ -256,21 +394,25 @@ fn proceed(
     let session = match session {
         Some(s) => match login_needed(p, pending, prompt, &s)? {
             None => s,
-            Some(code) if prompt.none => return finish_with_error(p, pending, &target, code),
+            Some(code) if prompt.none => return finish_with_error(p, request, &target, code),
             Some(_) => return login(),
         },
         None if prompt.none => {
-            return finish_with_error(p, pending, &target, ErrorCode::LoginRequired);
+            return finish_with_error(p, request, &target, ErrorCode::LoginRequired);
         }
         None => return login(),
     };
     if !consented && consent_needed(p, client, pending, prompt, &session)? {
         if prompt.none {
-            return finish_with_error(p, pending, &target, ErrorCode::ConsentRequired);
+            return finish_with_error(p, request, &target, ErrorCode::ConsentRequired);
         }
-        return Ok(Outcome::Consent(request));
+        // The consent page finds its request in the database.
+        if !request.stored {
+            p.store.insert_pending(pending)?;
+        }
+        return Ok(Outcome::Consent(RequestId::new(pending.id.clone())));
     }
-    issue_code(p, pending, &session, &target)
+    issue_code(p, request, &session, &target)
 }
 
 /// Why the existing session is not enough, if it is not: the error code
@@ -329,11 +471,11 @@ fn consent_needed(
 
 fn finish_with_error(
     p: &Provider,
-    pending: &PendingRecord,
+    request: &Request,
     target: &Target,
     code: ErrorCode,
 ) -> Result<Outcome> {
-    if !p.store.take_pending(&pending.id)? {
+    if request.stored && !p.store.take_pending(&request.record.id)? {
         return Ok(Outcome::Page(PageError::RequestExpired));
     }
     let description = match code {
@@ -347,10 +489,11 @@ fn finish_with_error(
 /// Creates the grant and its single-use code, and answers the client.
 fn issue_code(
     p: &Provider,
-    pending: &PendingRecord,
+    request: &Request,
     session: &SessionRecord,
     target: &Target,
 ) -> Result<Outcome> {
+    let pending = &request.record;
     let now = p.now();
     let code = Secret::new(random::prefixed_secret("pcc_"));
     let grant = GrantRecord {
@@ -373,9 +516,10 @@ fn issue_code(
         expires_at: now + p.config.tokens.authorization_code_ttl_secs,
         used_at: None,
     };
-    // The pending request is removed in the same transaction: a double
-    // submit gets one code, the other caller finds the request gone.
-    if !p.store.issue_code(&pending.id, &grant, &record)? {
+    // A stored request is removed in the same transaction: a double submit
+    // gets one code, the other caller finds the request gone.
+    let stored = request.stored.then_some(pending.id.as_str());
+    if !p.store.issue_code(stored, &grant, &record)? {
         return Ok(Outcome::Page(PageError::RequestExpired));
     }
     tracing::info!(client_id = %grant.client_id, user_id = %session.user_id, "authorization code issued");

@@ -5,9 +5,10 @@
 use super::*;
 
 /// client_id and redirect_uri, checked before anything may redirect.
+/// `find_client` looks up a live client by id.
 pub(super) fn verify_client(
-    p: &Provider,
     params: &Params,
+    find_client: impl FnOnce(&str) -> Result<Option<Client>>,
 ) -> Result<std::result::Result<(Client, String), PageError>> {
     if params.is_repeated("client_id") || params.is_repeated("redirect_uri") {
         return Ok(Err(PageError::RepeatedParameter));
@@ -15,7 +16,7 @@ pub(super) fn verify_client(
     let Some(client_id) = params.get("client_id") else {
         return Ok(Err(PageError::MissingClientId));
     };
-    let Some(client) = live_client(p, client_id)? else {
+    let Some(client) = find_client(client_id)? else {
         return Ok(Err(PageError::UnknownClient));
     };
     // OpenID Connect makes redirect_uri required; we require it for every
