@@ -1,5 +1,6 @@
 //! Cryptographic building blocks: random tokens and hashes, password
-//! hashing, signing keys, JWTs, CSRF tokens and sealed values. No HTTP and no storage here.
+//! hashing, signing keys, JWTs, CSRF tokens and sealed values. No HTTP and
+//! no storage here.
 
 pub mod csrf;
 pub mod jwt;

@@ -45,10 +45,11 @@ async fn start(
     let session = cookies::read(req, cookies::SESSION);
     // A first visit (no session) can often be answered without the
     // database, and then here, without a hand-off to a blocking thread.
-    if session.is_none() && !posted {
-        if let Some(outcome) = authorize::start_from_memory(&p, &params) {
-            return Ok(respond(&p, req, outcome, posted));
-        }
+    if session.is_none()
+        && !posted
+        && let Some(outcome) = authorize::start_from_memory(&p, &params)
+    {
+        return Ok(respond(&p, req, outcome, posted));
     }
     let outcome = blocking(&p, req, move |p| {
         authorize::start(p, &params, session.as_ref(), posted)

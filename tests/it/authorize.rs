@@ -325,3 +325,97 @@ crate::both! {
     );
 }
 }
+
+crate::both! {
+    fn a_visit_that_never_logs_in_stores_nothing() {
+    let server = TestServer::start();
+    let client = server.confidential();
+    let page = Browser::new().get(&authorize_url(
+        &server,
+        &client,
+        &[("nonce", "nonce-not-for-the-page")],
+    ));
+    assert_eq!(page.status(), 200);
+    let html = page.text().unwrap();
+    // The request travels in the form, sealed: nothing in it is readable.
+    let request = hidden(&html, "request");
+    assert!(request.starts_with("sealed."), "{request}");
+    assert!(!html.contains("nonce-not-for-the-page"));
+    // And nothing was written: a sweep long after finds no request to end.
+    server.clock.advance(2 * support::DAY);
+    let purged = server
+        .provider
+        .store
+        .purge_expired(server.clock_now())
+        .unwrap();
+    assert_eq!(purged.pending_requests, 0, "{purged:?}");
+}
+}
+
+crate::both! {
+    fn a_sealed_request_opens_only_unaltered_and_in_time() {
+    let server = TestServer::start();
+    let client = server.confidential();
+    let browser = Browser::new();
+    let html = browser
+        .get(&authorize_url(&server, &client, &[]))
+        .text()
+        .unwrap();
+    let request = hidden(&html, "request");
+    let resume = |r: &str| browser.get(&server.url(&format!("/authorize/continue?request={r}")));
+    // As issued it names the request: with no session, the login form.
+    assert!(support::is_login_form(resume(&request)));
+    // One character changed: an error page, never a redirect.
+    let mut altered = request.clone().into_bytes();
+    let i = altered.len() - 5;
+    altered[i] = if altered[i] == b'A' { b'B' } else { b'A' };
+    assert_error_page(resume(std::str::from_utf8(&altered).unwrap()));
+    // Past the request's lifetime, the same.
+    let ttl = server.provider.config.session.pending_request_ttl_secs;
+    server.clock.advance(ttl + 1);
+    assert_error_page(resume(&request));
+}
+}
+
+crate::both! {
+    fn answers_from_memory_are_the_full_answers() {
+    // Once the client is cached, /authorize answers a browser without a
+    // session on the async executor, without the database: the answers
+    // must be the ones the full path gives.
+    let server = TestServer::start();
+    let client = server.confidential();
+    let browser = Browser::new();
+    assert!(support::is_login_form(
+        browser.get(&authorize_url(&server, &client, &[]))
+    ));
+    let id = enc(&client.id);
+    let redirect = enc(support::REDIRECT);
+    // Unverified redirect_uri or repeated client_id: a page, not a redirect.
+    assert_error_page(raw_authorize(
+        &server,
+        &format!("response_type=code&client_id={id}&redirect_uri=http%3A%2F%2Fevil.example%2Fcb&scope=openid"),
+    ));
+    assert_error_page(raw_authorize(
+        &server,
+        &format!("response_type=code&client_id={id}&client_id={id}&redirect_uri={redirect}&scope=openid"),
+    ));
+    // Verified redirect_uri: errors go back to the client, with state and iss.
+    for (params, error) in [
+        ("response_type=code&scope=openid&prompt=none", "login_required"),
+        ("response_type=token&scope=openid", "unsupported_response_type"),
+        ("response_type=code&scope=unknown", "invalid_scope"),
+    ] {
+        let query = format!("client_id={id}&redirect_uri={redirect}&state=s1&{params}");
+        let res = raw_authorize(&server, &query);
+        assert_eq!(res.status(), 302, "{params}");
+        let back = Callback::parse(&location(&res).unwrap());
+        assert_eq!(back.param("error"), Some(error), "{params}");
+        assert_eq!(back.param("state"), Some("s1"));
+        assert!(back.param("iss").is_some());
+    }
+    // And a request that goes on still gets its form.
+    assert!(support::is_login_form(
+        browser.get(&authorize_url(&server, &client, &[]))
+    ));
+}
+}
