@@ -124,7 +124,11 @@ fn store_rotation(c: &mut Criterion) {
         expires_at: i64::MAX,
     };
     store.insert_pending(&pending).unwrap();
-    assert!(store.issue_code(Some(&pending.id), &grant, &code).unwrap());
+    assert!(
+        store
+            .issue_code(Some(&pending.id), &grant, &code, None)
+            .unwrap()
+    );
     let record = |hash: String| RefreshRecord {
         token_hash: hash,
         id: random::id(),

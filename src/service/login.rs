@@ -174,23 +174,28 @@ pub fn login(
     if let Some(client_id) = &client_id {
         event = event.client(client_id.clone());
     }
-    p.store.start_session(SessionStart {
+    let mut login = Some(SessionStart {
         replaces,
-        session: session.clone(),
+        session,
         audit: event.build(now),
         // A stored request notes which login satisfied it.
         pending_id: pending
             .as_ref()
             .filter(|_| stored)
             .map(|pending| pending.id.clone()),
-    })?;
+    });
+    // Continuing the request first lets a login that ends in a code write
+    // session and code in one transaction.
+    let next = pending.and_then(|pending| continue_request(p, pending, stored, &mut login));
+    if let Some(login) = login {
+        p.store.start_session(login)?;
+    }
     tracing::info!(
         user_id = %user.id,
         client_id = client_id.as_deref(),
         ip = form.source_ip.as_deref(),
         "login succeeded"
     );
-    let next = pending.and_then(|pending| continue_request(p, pending, stored, session));
     Ok(LoginOutcome::Success { cookie, user, next })
 }
 
@@ -198,23 +203,24 @@ pub fn login(
 /// (consent, or the answer to the client), as the browser's visit to
 /// /authorize/continue would, and in the same request: a round trip and a
 /// thread hand-off fewer per login, and the request and session at hand
-/// are not read back. `None` when that step fails: the session is started
-/// all the same, and the browser is sent to /authorize/continue to try
-/// again (a sealed request is then asked to log in again if it demands a
-/// fresh login: only a stored one records that this login happened). Not
-/// taken when the request has already been answered (a 503 after too long
-/// in the queue): that would use up the authorization request for nobody,
-/// and a retry of the form would find it gone.
+/// are not read back. When it ends in a code, `login` is written with the
+/// code and taken. `None` when that step fails: the session is started all
+/// the same, and the browser is sent to /authorize/continue to try again
+/// (a sealed request is then asked to log in again if it demands a fresh
+/// login: only a stored one records that this login happened). Not taken
+/// when the request has already been answered (a 503 after too long in the
+/// queue): that would use up the authorization request for nobody, and a
+/// retry of the form would find it gone.
 fn continue_request(
     p: &Provider,
     pending: PendingRecord,
     stored: bool,
-    session: SessionRecord,
+    login: &mut Option<SessionStart>,
 ) -> Option<Box<super::authorize::Outcome>> {
     if super::limits::caller_gone() {
         return None;
     }
-    super::authorize::after_login(p, pending, stored, session)
+    super::authorize::after_login(p, pending, stored, login)
         .inspect_err(|e| tracing::warn!(error = %e, "continuing after login failed"))
         .ok()
         .map(Box::new)

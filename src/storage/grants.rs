@@ -4,6 +4,7 @@
 use diesel::prelude::*;
 
 use super::schema::{access_tokens, authorization_codes, grants};
+use super::sessions::SessionStart;
 use super::{Conn, Store, StoreResult};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -48,27 +49,31 @@ pub struct AccessTokenRecord {
 }
 
 impl Store {
-    /// Finishes a pending authorization request with a grant and its code,
-    /// in one transaction. False, with nothing written, when the request
-    /// was already gone: a double-submitted form gets one code, not two.
-    /// Writes a grant and its code. With `pending_id`, only if that stored
-    /// request is still there: it is removed in the same transaction, and
-    /// false means another caller finished it first.
+    /// Writes a grant and its code in one transaction, with the login that
+    /// led to them if there is one (the session then starts in the same
+    /// commit). With `pending_id`, only if that stored request is still
+    /// there: it is removed in the same transaction; false, with nothing
+    /// written, means another caller finished it first (a double-submitted
+    /// form gets one code, not two).
     pub fn issue_code(
         &self,
         pending_id: Option<&str>,
         grant: &GrantRecord,
         code: &CodeRecord,
+        login: Option<&SessionStart>,
     ) -> StoreResult<bool> {
         use super::schema::pending_requests;
         let pending_id = pending_id.map(str::to_owned);
-        let (grant, code) = (grant.clone(), code.clone());
+        let (grant, code, login) = (grant.clone(), code.clone(), login.cloned());
         self.write(move |conn| {
             if let Some(id) = &pending_id {
                 let taken = diesel::delete(pending_requests::table.find(id)).execute(conn)?;
                 if taken == 0 {
                     return Ok(false);
                 }
+            }
+            if let Some(login) = &login {
+                super::sessions::start_session_in(conn, login)?;
             }
             diesel::insert_into(grants::table)
                 .values(&grant)

@@ -4,7 +4,7 @@ use diesel::prelude::*;
 
 use super::audit::AuditRecord;
 use super::schema::{login_sessions, users};
-use super::{Store, StoreResult};
+use super::{Conn, Store, StoreResult};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = login_sessions)]
@@ -19,6 +19,7 @@ pub struct SessionRecord {
 }
 
 /// What a successful login writes (see [`Store::start_session`]).
+#[derive(Debug, Clone)]
 pub struct SessionStart {
     /// The session the browser had before, ended by this login.
     pub replaces: Option<String>,
@@ -28,32 +29,35 @@ pub struct SessionStart {
     pub pending_id: Option<String>,
 }
 
+/// [`Store::start_session`] inside the caller's transaction.
+pub(super) fn start_session_in(conn: &mut Conn, login: &SessionStart) -> QueryResult<()> {
+    use super::conditional::MarkPendingAuthenticated;
+    use super::schema::audit_events;
+    if let Some(old) = &login.replaces {
+        diesel::delete(login_sessions::table.find(old)).execute(conn)?;
+    }
+    diesel::insert_into(login_sessions::table)
+        .values(&login.session)
+        .execute(conn)?;
+    diesel::insert_into(audit_events::table)
+        .values(&login.audit)
+        .execute(conn)?;
+    if let Some(pending) = &login.pending_id {
+        MarkPendingAuthenticated {
+            id: pending.clone(),
+            session_id: login.session.id.clone(),
+        }
+        .execute(conn)?;
+    }
+    Ok(())
+}
+
 impl Store {
     /// A login, in one transaction: the browser's previous session (if
     /// any) ends, the new one starts, the event is recorded, and the
     /// pending authorization request (if any) is tied to the new session.
     pub fn start_session(&self, login: SessionStart) -> StoreResult<()> {
-        use super::conditional::MarkPendingAuthenticated;
-        use super::schema::audit_events;
-        self.write(move |conn| {
-            if let Some(old) = &login.replaces {
-                diesel::delete(login_sessions::table.find(old)).execute(conn)?;
-            }
-            diesel::insert_into(login_sessions::table)
-                .values(&login.session)
-                .execute(conn)?;
-            diesel::insert_into(audit_events::table)
-                .values(&login.audit)
-                .execute(conn)?;
-            if let Some(pending) = &login.pending_id {
-                MarkPendingAuthenticated {
-                    id: pending.clone(),
-                    session_id: login.session.id.clone(),
-                }
-                .execute(conn)?;
-            }
-            Ok(())
-        })
+        self.write(move |conn| start_session_in(conn, &login))
     }
 
     /// The live session for a cookie secret hash, if its user is still enabled.

@@ -411,7 +411,7 @@ crate::both! {
             expires_at: now + 60,
             used_at: None,
         };
-        store.issue_code(Some(&pending.id), &grant, &code).unwrap()
+        store.issue_code(Some(&pending.id), &grant, &code, None).unwrap()
     };
     assert!(issue("a"));
     assert!(!issue("b"), "the request is used up");

@@ -13,7 +13,7 @@ use crate::ids::RequestId;
 use crate::secret::Secret;
 use crate::storage::grants::{CodeRecord, GrantRecord};
 use crate::storage::pending::PendingRecord;
-use crate::storage::sessions::SessionRecord;
+use crate::storage::sessions::{SessionRecord, SessionStart};
 use request::{Prompt, prompt_flags, validate, verify_client};
 
 /// Longest value we keep for free-form parameters (state, nonce, hints).
@@ -241,7 +241,7 @@ fn start_with(
         p.store.insert_pending(&request.record)?;
     }
     let session = login::current_session(p, session)?;
-    decide(p, &client, &request, session, false)
+    decide(p, &client, &request, session, false, &mut None)
 }
 
 /// Authenticated with every sealed request, so a value sealed for another
@@ -299,13 +299,18 @@ pub fn resume(p: &Provider, request: &str, session: Option<&Secret>) -> Result<O
 }
 
 /// Continues the request a login was made for, with the session it has
-/// just started: neither is read back from the database.
+/// just started: neither is read back from the database. When that ends
+/// in a code, the login is written in the code's transaction, and
+/// `unwritten` is left empty; otherwise the caller still has it to write.
 pub fn after_login(
     p: &Provider,
     mut pending: PendingRecord,
     stored: bool,
-    session: SessionRecord,
+    unwritten: &mut Option<SessionStart>,
 ) -> Result<Outcome> {
+    let Some(session) = unwritten.as_ref().map(|l| l.session.clone()) else {
+        return Err(super::Error::TaskFailed);
+    };
     let Some(client) = live_client(p, &pending.client_id)? else {
         return Ok(Outcome::Page(PageError::UnknownClient));
     };
@@ -316,7 +321,7 @@ pub fn after_login(
         record: pending,
         stored,
     };
-    decide(p, &client, &request, Some(session), false)
+    decide(p, &client, &request, Some(session), false, unwritten)
 }
 
 /// After the user approved the consent page for this very request.
@@ -351,7 +356,7 @@ fn resume_with(
         stored: consented || is_stored(request),
     };
     let session = login::current_session(p, session)?;
-    decide(p, &client, &request, session, consented)
+    decide(p, &client, &request, session, consented, &mut None)
 }
 
 /// Ends a pending request with access_denied (the user said no).
@@ -373,13 +378,15 @@ fn live_client(p: &Provider, id: &str) -> Result<Option<Client>> {
 
 /// Decides the next step for a validated request, given the browser's
 /// live session if any. `consented` is true right after the user approved
-/// this request on the consent page.
+/// this request on the consent page. `unwritten` is a login not yet
+/// written, for the code's transaction (see [`after_login`]).
 fn decide(
     p: &Provider,
     client: &Client,
     request: &Request,
     session: Option<SessionRecord>,
     consented: bool,
+    unwritten: &mut Option<SessionStart>,
 ) -> Result<Outcome> {
     let pending = &request.record;
     let target = Target::from_pending(pending);
@@ -412,7 +419,7 @@ fn decide(
         }
         return Ok(Outcome::Consent(RequestId::new(pending.id.clone())));
     }
-    issue_code(p, request, &session, &target)
+    issue_code(p, request, &session, &target, unwritten)
 }
 
 /// Why the existing session is not enough, if it is not: the error code
@@ -492,6 +499,7 @@ fn issue_code(
     request: &Request,
     session: &SessionRecord,
     target: &Target,
+    unwritten: &mut Option<SessionStart>,
 ) -> Result<Outcome> {
     let pending = &request.record;
     let now = p.now();
@@ -519,9 +527,13 @@ fn issue_code(
     // A stored request is removed in the same transaction: a double submit
     // gets one code, the other caller finds the request gone.
     let stored = request.stored.then_some(pending.id.as_str());
-    if !p.store.issue_code(stored, &grant, &record)? {
+    if !p
+        .store
+        .issue_code(stored, &grant, &record, unwritten.as_ref())?
+    {
         return Ok(Outcome::Page(PageError::RequestExpired));
     }
+    *unwritten = None;
     tracing::info!(client_id = %grant.client_id, user_id = %session.user_id, "authorization code issued");
     Ok(target.respond(p, vec![("code", code.expose().to_owned())]))
 }
