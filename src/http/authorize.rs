@@ -47,7 +47,10 @@ async fn start(
     // database, and then here, without a hand-off to a blocking thread.
     if session.is_none()
         && !posted
-        && let Some(outcome) = authorize::start_from_memory(&p, &params)
+        && req.query_string().len() <= authorize::MAX_QUERY_FROM_MEMORY
+        && let Some(outcome) = super::inline(req, || {
+            Ok::<_, PageError>(authorize::start_from_memory(&p, &params))
+        })?
     {
         return Ok(respond(&p, req, outcome, posted));
     }

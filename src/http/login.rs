@@ -94,11 +94,16 @@ async fn post_login(
     })
     .await?;
     match outcome {
-        LoginOutcome::Success { cookie, user, next } => {
+        LoginOutcome::Success {
+            cookie,
+            user,
+            next,
+            resume,
+        } => {
             let mut res = if let Some(next) = next {
                 super::authorize::respond(&p, &req, *next, true)
-            } else if !request.is_empty() {
-                let next = p.url(&format!("/authorize/continue?request={request}"));
+            } else if !resume.is_empty() {
+                let next = p.url(&format!("/authorize/continue?request={resume}"));
                 super::authorize::redirect(StatusCode::SEE_OTHER, &next)
             } else if !return_to.is_empty() {
                 super::authorize::redirect(StatusCode::SEE_OTHER, &p.url(&return_to))

@@ -11,9 +11,11 @@
 //! at the lowest CPU priority an unprivileged thread can give itself
 //! (Linux: the batch class at nice 19, about 1.5% of a core's weight
 //! against one normal thread): they use every cycle nothing else wants,
-//! but a request arriving meanwhile (a JWKS fetch, a token refresh) takes
-//! the core at once instead of waiting for a hash to finish its time slice.
-//! A login burst then slows logins, never the rest of the service.
+//! but a request arriving meanwhile (a JWKS fetch, a token refresh) gets
+//! the core within a fraction of a millisecond instead of waiting for a
+//! hash to finish its time slice (JWKS p99 under a login load: 0.4-0.8 ms,
+//! see BENCHMARKS.md). A login burst then slows logins, never the rest of
+//! the service.
 //!
 //! Not the idle class (SCHED_IDLE), though it ranks lower still: the
 //! scheduler counts a core running only idle-class work as free, so every
@@ -162,21 +164,19 @@ fn spawn(name: String, f: impl FnOnce() + Send + 'static) {
 fn lowest_priority() {
     #[cfg(target_os = "linux")]
     {
-        let param = libc::sched_param { sched_priority: 0 };
-        // SAFETY: sched_setscheduler and setpriority with id 0 change only
-        // the calling thread (on Linux a thread is its own task), and
-        // `param` is read only during the call.
-        let rc = unsafe {
-            match libc::sched_setscheduler(0, libc::SCHED_BATCH, &param) {
-                0 => libc::setpriority(libc::PRIO_PROCESS, 0, 19),
-                failed => failed,
-            }
+        let warn = |consequence: &str| {
+            let error = std::io::Error::last_os_error();
+            tracing::warn!(error = %error, "hashing threads {consequence}");
         };
-        if rc != 0 {
-            tracing::warn!(
-                error = %std::io::Error::last_os_error(),
-                "hashing threads keep normal priority"
-            );
+        let param = libc::sched_param { sched_priority: 0 };
+        // SAFETY: with id 0 both calls change only the calling thread (on
+        // Linux a thread is its own task); `param` is read during the call.
+        if unsafe { libc::sched_setscheduler(0, libc::SCHED_BATCH, &param) } != 0 {
+            warn("stay out of the batch class");
+        }
+        // SAFETY: as above.
+        if unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 19) } != 0 {
+            warn("keep their nice value");
         }
     }
 }

@@ -66,6 +66,9 @@ pub enum LoginOutcome {
         cookie: Secret,
         user: UserRecord,
         next: Option<Box<super::authorize::Outcome>>,
+        /// Where /authorize/continue picks the request up when `next` is
+        /// `None`; empty for a login without a request.
+        resume: String,
     },
     BadCredentials,
     BadCsrf,
@@ -174,6 +177,7 @@ pub fn login(
     if let Some(client_id) = &client_id {
         event = event.client(client_id.clone());
     }
+    let session_id = session.id.clone();
     let mut login = Some(SessionStart {
         replaces,
         session,
@@ -186,7 +190,14 @@ pub fn login(
     });
     // Continuing the request first lets a login that ends in a code write
     // session and code in one transaction.
-    let next = pending.and_then(|pending| continue_request(p, pending, stored, &mut login));
+    let (mut next, mut resume) = (None, String::new());
+    if let Some(pending) = pending {
+        next = continue_request(p, pending.clone(), stored, &mut login);
+        if next.is_none() {
+            resume =
+                super::authorize::reference_after_login(p, &form.request, pending, &session_id);
+        }
+    }
     if let Some(login) = login {
         p.store.start_session(login)?;
     }
@@ -196,7 +207,12 @@ pub fn login(
         ip = form.source_ip.as_deref(),
         "login succeeded"
     );
-    Ok(LoginOutcome::Success { cookie, user, next })
+    Ok(LoginOutcome::Success {
+        cookie,
+        user,
+        next,
+        resume,
+    })
 }
 
 /// Takes the authorization request a login belongs to one step further

@@ -419,3 +419,36 @@ crate::both! {
     ));
 }
 }
+
+crate::both! {
+    fn a_request_too_long_to_seal_is_stored() {
+    // Sealed values may travel in URLs: a request near the parameter
+    // limits is stored instead, and works the same.
+    let server = TestServer::start();
+    server.add_user("alice");
+    let client = server.add_client(ClientSpec {
+        first_party: true,
+        ..Default::default()
+    });
+    let long = "n".repeat(2000);
+    let url = authorize_url(&server, &client, &[("nonce", &long), ("login_hint", &long)]);
+    let browser = Browser::new();
+    let page = browser.get(&url);
+    assert_eq!(page.status(), 200);
+    let html = page.text().unwrap();
+    let request = hidden(&html, "request");
+    assert!(!request.starts_with("sealed.") && request.len() < 64, "{request}");
+    let res = browser.post(
+        &server.url("/login"),
+        &[
+            ("request", request.as_str()),
+            ("csrf", &hidden(&html, "csrf")),
+            ("username", "alice"),
+            ("password", PASSWORD),
+        ],
+    );
+    let back = Callback::parse(&location(&res).unwrap());
+    assert!(back.param("code").is_some());
+    assert_eq!(back.param("state"), Some("st-123"));
+}
+}

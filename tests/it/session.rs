@@ -3,6 +3,7 @@
 
 use crate::support::browser::{hidden, location};
 use crate::support::{self, Browser, Callback, ClientSpec, PASSWORD, TestServer, authorize_url};
+use portcullis::storage::clients::ClientRecord;
 
 crate::both! {
     fn existing_session_skips_login_for_any_client() {
@@ -511,5 +512,129 @@ crate::both! {
             .iter()
             .any(|c| c.to_str().unwrap().starts_with("portcullis_session="))
     );
+}
+}
+
+/// Posts the login form in `html` as `alice`.
+fn post_login_form(
+    server: &TestServer,
+    browser: &Browser,
+    html: &str,
+) -> reqwest::blocking::Response {
+    browser.post(
+        &server.url("/login"),
+        &[
+            ("request", &hidden(html, "request")),
+            ("csrf", &hidden(html, "csrf")),
+            ("username", "alice"),
+            ("password", PASSWORD),
+        ],
+    )
+}
+
+crate::both! {
+    fn a_sealed_form_sent_twice_reaches_consent_both_times() {
+    // A double click, or Back and send again: the same sealed request
+    // comes back, for a client that needs consent. With prompt=login the
+    // second login must not be asked for a third.
+    let server = TestServer::start();
+    server.add_user("alice");
+    let client = server.confidential();
+    for prompt in [None, Some("login")] {
+        let browser = Browser::new();
+        let extra: Vec<_> = prompt.iter().map(|p| ("prompt", *p)).collect();
+        let html = browser
+            .get(&authorize_url(&server, &client, &extra))
+            .text()
+            .unwrap();
+        for round in 0..2 {
+            let res = post_login_form(&server, &browser, &html);
+            assert_eq!(res.status(), 303, "{prompt:?} {round}");
+            let next = location(&res).unwrap();
+            assert!(next.contains("/consent?request="), "{prompt:?} {round}: {next}");
+            let page = browser.get(&next);
+            assert_eq!(page.status(), 200, "{prompt:?} {round}");
+            assert!(page.text().unwrap().contains("name=\"decision\""));
+        }
+    }
+}
+}
+
+crate::both! {
+    fn a_waiting_request_follows_changes_to_its_client() {
+    // A request sealed into a login form comes back after an administrator
+    // changed the client: it is held to the client as it is now.
+    let server = TestServer::start();
+    server.add_user("alice");
+    let client = server.add_client(ClientSpec {
+        first_party: true,
+        ..Default::default()
+    });
+    let store = &server.provider.store;
+    let original = store.client(&client.id).unwrap().unwrap();
+    let change = |f: &dyn Fn(&mut ClientRecord)| {
+        let mut record = original.clone();
+        f(&mut record);
+        assert!(store.update_client(&record).unwrap());
+    };
+    type Edit<'a> = &'a dyn Fn(&mut ClientRecord);
+    let cases: [(Edit, &str); 3] = [
+        // Its redirect URI replaced: an error page, never the old URI.
+        (&|c| c.redirect_uris = r#"["https://new.example/cb"]"#.into(), "redirect_uri"),
+        // Made public: a request without PKCE is no longer one it may make.
+        (&|c| c.secret_hash = None, "expired"),
+        // A scope taken away.
+        (&|c| c.allowed_scopes = "openid".into(), "expired"),
+    ];
+    for (edit, says) in cases {
+        change(&|_| {});
+        let browser = Browser::new();
+        let html = browser
+            .get(&authorize_url(&server, &client, &[]))
+            .text()
+            .unwrap();
+        change(edit);
+        let res = post_login_form(&server, &browser, &html);
+        assert_eq!(res.status(), 400, "{says}");
+        assert!(location(&res).is_none(), "{says}");
+        assert!(res.text().unwrap().contains(says), "{says}");
+    }
+}
+}
+
+crate::both! {
+    fn a_client_made_public_redeems_no_code_without_pkce() {
+    // A code issued without a challenge to a confidential client, which is
+    // then made public: without its secret nobody may redeem it.
+    let server = TestServer::start();
+    server.add_user("alice");
+    let client = server.add_client(ClientSpec {
+        first_party: true,
+        ..Default::default()
+    });
+    let callback = Browser::new().authorize(
+        &server.base,
+        &authorize_url(&server, &client, &[]),
+        "alice",
+        PASSWORD,
+    );
+    let code = callback.param("code").unwrap().to_owned();
+    let store = &server.provider.store;
+    let mut record = store.client(&client.id).unwrap().unwrap();
+    record.secret_hash = None;
+    assert!(store.update_client(&record).unwrap());
+    let res = support::token_request(
+        &server,
+        None,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", &client.redirect),
+            ("client_id", &client.id),
+        ],
+    );
+    assert_eq!(res.status(), 400);
+    let body: serde_json::Value = res.json().unwrap();
+    assert_eq!(body["error"], "invalid_grant");
 }
 }

@@ -280,17 +280,76 @@ struct Request {
 }
 
 impl Request {
-    /// How forms and URLs name it: its id once stored, else sealed.
-    fn reference(&self, p: &Provider) -> RequestId {
+    /// How forms and URLs name it: see [`reference`].
+    fn reference(&self, p: &Provider) -> Result<RequestId> {
         if self.stored {
-            return RequestId::new(self.record.id.clone());
+            return Ok(RequestId::new(self.record.id.clone()));
         }
-        match serde_json::to_vec(&self.record) {
-            Ok(json) => RequestId::new(p.request_seal.seal(SEALED_REQUEST, &json)),
-            // Plain strings and numbers always serialize.
-            Err(_) => unreachable!("a pending request serializes"),
-        }
+        reference(p, &self.record)
     }
+}
+
+/// Longest request (as JSON) that is sealed rather than stored: a sealed
+/// value may end up in a URL, and proxies commonly refuse headers and URLs
+/// of more than a few kilobytes. Ordinary requests are a few hundred bytes.
+const MAX_SEALED_JSON: usize = 3 * 1024;
+
+/// Longest query string [`start_from_memory`] takes: its request is then
+/// sure to be sealed, never stored (JSON at most doubles what the query
+/// carries: `%01` becomes `\u0001`), and nothing is written from the
+/// async executor.
+pub const MAX_QUERY_FROM_MEMORY: usize = 1024;
+
+/// How forms and URLs name a request that is not stored: sealed, or, when
+/// too long for that, stored under an id of its own.
+fn reference(p: &Provider, record: &PendingRecord) -> Result<RequestId> {
+    let json = match serde_json::to_vec(record) {
+        Ok(json) => json,
+        // Plain strings and numbers always serialize.
+        Err(_) => unreachable!("a pending request serializes"),
+    };
+    if json.len() <= MAX_SEALED_JSON {
+        return Ok(RequestId::new(p.request_seal.seal(SEALED_REQUEST, &json)));
+    }
+    let mut record = record.clone();
+    record.id = random::id();
+    p.store.insert_pending(&record)?;
+    Ok(RequestId::new(record.id))
+}
+
+/// Where /authorize/continue picks up a request after a login whose
+/// request could not be taken further at once: a stored request by its id
+/// (the row records the login); any other with the login noted, so a
+/// request demanding a fresh login does not ask for another.
+pub fn reference_after_login(
+    p: &Provider,
+    request: &str,
+    mut pending: PendingRecord,
+    session_id: &str,
+) -> String {
+    if is_stored(request) {
+        return request.to_owned();
+    }
+    pending.authenticated_session_id = Some(session_id.to_owned());
+    reference(p, &pending).map_or_else(|_| request.to_owned(), |r| r.to_string())
+}
+
+/// Whether a request validated earlier (stored, or sealed: a sealed one can
+/// come back until it expires) is still one the client may make, after an
+/// administrator changed the client meanwhile. An error page when not: a
+/// redirect URI no longer registered must not be redirected to, and the
+/// rest asks the application to start again.
+fn no_longer_allowed(client: &Client, pending: &PendingRecord) -> Option<PageError> {
+    if client
+        .matching_redirect_uri(&pending.redirect_uri)
+        .is_none()
+    {
+        return Some(PageError::UnregisteredRedirectUri);
+    }
+    let allowed = client.allows_grant(GRANT_AUTHORIZATION_CODE)
+        && (pending.code_challenge.is_some() || !client.is_public())
+        && Scope::parse(&pending.scope).is_subset(&client.allowed_scopes);
+    (!allowed).then_some(PageError::RequestExpired)
 }
 
 /// Continues a request from /authorize/continue.
@@ -314,6 +373,9 @@ pub fn after_login(
     let Some(client) = live_client(p, &pending.client_id)? else {
         return Ok(Outcome::Page(PageError::UnknownClient));
     };
+    if let Some(page) = no_longer_allowed(&client, &pending) {
+        return Ok(Outcome::Page(page));
+    }
     // The login satisfies prompt=login and max_age for this request (for
     // a stored request the row says the same since the login).
     pending.authenticated_session_id = Some(session.id.clone());
@@ -351,6 +413,9 @@ fn resume_with(
     let Some(client) = live_client(p, &pending.client_id)? else {
         return Ok(Outcome::Page(PageError::UnknownClient));
     };
+    if let Some(page) = no_longer_allowed(&client, &pending) {
+        return Ok(Outcome::Page(page));
+    }
     let request = Request {
         record: pending,
         stored: consented || is_stored(request),
@@ -393,7 +458,7 @@ fn decide(
     let prompt = prompt_flags(pending.prompt.as_deref()).unwrap_or_default();
     let login = || {
         Ok(Outcome::LoginForm(LoginPrompt {
-            request: request.reference(p),
+            request: request.reference(p)?,
             client_name: client.name.clone(),
             login_hint: pending.login_hint.clone(),
         }))
@@ -413,9 +478,14 @@ fn decide(
         if prompt.none {
             return finish_with_error(p, request, &target, ErrorCode::ConsentRequired);
         }
-        // The consent page finds its request in the database.
+        // The consent page finds its request in the database. A sealed
+        // request is stored under an id of its own: the same sealed value
+        // may come back (a form sent twice) and is stored again.
         if !request.stored {
-            p.store.insert_pending(pending)?;
+            let mut record = pending.clone();
+            record.id = random::id();
+            p.store.insert_pending(&record)?;
+            return Ok(Outcome::Consent(RequestId::new(record.id)));
         }
         return Ok(Outcome::Consent(RequestId::new(pending.id.clone())));
     }

@@ -38,6 +38,11 @@ pub(super) fn exchange(p: &Provider, client: &Client, params: &Params) -> Result
         let e = OAuthError::invalid_grant("redirect_uri does not match the authorization request");
         return Err(e.into());
     }
+    // A client made public after its code was issued without a challenge
+    // (possible only for a confidential client) gets no tokens for it.
+    if client.is_public() && record.code_challenge.is_none() {
+        return Err(OAuthError::invalid_grant("public clients must use PKCE").into());
+    }
     check_pkce(&record, params.get("code_verifier"))?;
     if grant.revoked_at.is_some() {
         return Err(OAuthError::invalid_grant("the grant was revoked").into());
