@@ -97,16 +97,10 @@ fn throttled(p: &Provider, form: &LoginForm) -> Result<bool> {
     let since = p.now() - THROTTLE_WINDOW_SECS;
     let kind = Kind::LoginFailed.as_str();
     let key = throttle_key(&form.username);
-    if p.store
-        .count_audit_matching(kind, Some(&key), None, since)?
-        >= MAX_FAILURES_PER_NAME
-    {
-        return Ok(true);
-    }
-    let Some(ip) = form.source_ip.as_deref() else {
-        return Ok(false);
-    };
-    Ok(p.store.count_audit_matching(kind, None, Some(ip), since)? >= MAX_FAILURES_PER_ADDRESS)
+    let (by_name, by_address) =
+        p.store
+            .count_recent(kind, &key, form.source_ip.as_deref(), since)?;
+    Ok(by_name >= MAX_FAILURES_PER_NAME || by_address >= MAX_FAILURES_PER_ADDRESS)
 }
 
 #[derive(Debug)]

@@ -101,6 +101,33 @@ impl Store {
         Ok(q.count().get_result(&mut *self.conn()?)?)
     }
 
+    /// Events of `kind` since `since` recorded under `detail`, and those
+    /// from `source_ip` (0 without one), counted in one statement: login
+    /// throttling asks both before every password check.
+    pub fn count_recent(
+        &self,
+        kind: &str,
+        detail: &str,
+        source_ip: Option<&str>,
+        since: i64,
+    ) -> StoreResult<(i64, i64)> {
+        use audit_events::dsl as a;
+        let recent = || {
+            a::audit_events
+                .filter(a::kind.eq(kind))
+                .filter(a::at.ge(since))
+        };
+        let by_detail = recent().filter(a::detail.eq(detail)).count();
+        // Without an address this matches nothing: no event has an empty one.
+        let by_source = recent()
+            .filter(a::source_ip.eq(source_ip.unwrap_or_default()))
+            .count();
+        let (by_detail, by_source): (Option<i64>, Option<i64>) =
+            diesel::select((by_detail.single_value(), by_source.single_value()))
+                .get_result(&mut *self.conn()?)?;
+        Ok((by_detail.unwrap_or(0), by_source.unwrap_or(0)))
+    }
+
     pub fn purge_audit(&self, before: i64) -> StoreResult<usize> {
         Ok(
             diesel::delete(audit_events::table.filter(audit_events::at.lt(before)))

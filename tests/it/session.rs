@@ -448,6 +448,29 @@ crate::both! {
 }
 
 crate::both! {
+    fn repeated_failures_from_one_address_throttle_every_username() {
+    // Names counted apart, the address counts them all: a hundred failures
+    // from here, each under another name, and even a right password for a
+    // name never tried is refused.
+    let server = TestServer::start();
+    server.add_user("alice");
+    let client = server.confidential();
+    let attempt = |user: &str, pw: &str| {
+        let browser = Browser::new();
+        let res = browser.get(&authorize_url(&server, &client, &[]));
+        browser.fill_login(res, user, pw)
+    };
+    for i in 0..100 {
+        assert_eq!(attempt(&format!("guess-{i}"), "wrong").status(), 200, "{i}");
+    }
+    let res = attempt("alice", PASSWORD);
+    assert_eq!(res.status(), 429);
+    server.clock.advance(portcullis::service::login::THROTTLE_WINDOW_SECS + 1);
+    assert_eq!(attempt("alice", PASSWORD).status(), 303, "the window has passed");
+}
+}
+
+crate::both! {
     fn login_post_takes_the_request_one_step_further() {
     let server = TestServer::start();
     server.add_user("alice");
