@@ -41,6 +41,9 @@ pub fn page(p: &Provider, request: &str, cookie: Option<&Secret>) -> Result<Cons
         .user_by_id(&session.user_id)?
         .map(|u| u.username)
         .unwrap_or_default();
+    if let Some(page) = authorize::no_longer_valid(p, &pending)? {
+        return Ok(ConsentPage::Page(page));
+    }
     let Some(client) = p.store.client(&pending.client_id)? else {
         return Ok(ConsentPage::Page(PageError::UnknownClient));
     };
@@ -88,6 +91,11 @@ pub fn decide(
             pending.id,
         ))));
     };
+    // Neither answered nor recorded for a client that has since been
+    // disabled or changed: a denial would go to its redirect URI.
+    if let Some(page) = authorize::no_longer_valid(p, &pending)? {
+        return Ok(DecideOutcome::Done(Outcome::Page(page)));
+    }
     match decision {
         Decision::Deny => {
             tracing::info!(client_id = %pending.client_id, user_id = %session.user_id, "consent denied");

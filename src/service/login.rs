@@ -187,7 +187,7 @@ pub fn login(
     let (mut next, mut resume) = (None, String::new());
     if let Some(pending) = pending {
         next = continue_request(p, pending.clone(), stored, &mut login);
-        if next.is_none() {
+        if next.is_none() && !super::limits::caller_gone() {
             resume =
                 super::authorize::reference_after_login(p, &form.request, pending, &session_id);
         }

@@ -118,13 +118,14 @@ impl Store {
                 .filter(a::at.ge(since))
         };
         let by_detail = recent().filter(a::detail.eq(detail)).count();
-        // Without an address this matches nothing: no event has an empty one.
-        let by_source = recent()
-            .filter(a::source_ip.eq(source_ip.unwrap_or_default()))
-            .count();
+        let mut conn = self.conn()?;
+        let Some(source_ip) = source_ip else {
+            return Ok((by_detail.get_result(&mut *conn)?, 0));
+        };
+        let by_source = recent().filter(a::source_ip.eq(source_ip)).count();
         let (by_detail, by_source): (Option<i64>, Option<i64>) =
             diesel::select((by_detail.single_value(), by_source.single_value()))
-                .get_result(&mut *self.conn()?)?;
+                .get_result(&mut *conn)?;
         Ok((by_detail.unwrap_or(0), by_source.unwrap_or(0)))
     }
 

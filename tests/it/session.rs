@@ -661,3 +661,58 @@ crate::both! {
     assert_eq!(body["error"], "invalid_grant");
 }
 }
+
+crate::both! {
+    fn consent_and_continue_follow_changes_to_the_client() {
+    // A request on the consent page, and one sealed in a login form, when
+    // an administrator then disables the client or replaces its redirect
+    // URI: neither a denial nor an approval nor /authorize/continue may
+    // send the browser to the old URI, and no consent is recorded.
+    type Edit<'a> = &'a dyn Fn(&mut ClientRecord);
+    let edits: [Edit; 2] = [
+        &|c| c.redirect_uris = r#"["https://new.example/cb"]"#.into(),
+        &|c| c.disabled = true,
+    ];
+    for (i, edit) in edits.into_iter().enumerate() {
+        let server = TestServer::start();
+        server.add_user("alice");
+        let first = server.add_client(ClientSpec {
+            first_party: true,
+            ..Default::default()
+        });
+        let third = server.confidential();
+        let store = &server.provider.store;
+        let browser = Browser::new();
+        let sealed = hidden(
+            &browser
+                .get(&authorize_url(&server, &first, &[]))
+                .text()
+                .unwrap(),
+            "request",
+        );
+        let res = browser.fill_login(browser.get(&authorize_url(&server, &third, &[])), "alice", PASSWORD);
+        let consent = browser.get(&location(&res).unwrap()).text().unwrap();
+        for client in [&first, &third] {
+            let mut record = store.client(&client.id).unwrap().unwrap();
+            edit(&mut record);
+            assert!(store.update_client(&record).unwrap());
+        }
+        let resumed = browser.get(&server.url(&format!("/authorize/continue?request={sealed}")));
+        assert_eq!(resumed.status(), 400, "{i}: continue");
+        for decision in ["deny", "approve"] {
+            let res = browser.post(
+                &server.url("/consent"),
+                &[
+                    ("request", &hidden(&consent, "request")),
+                    ("csrf", &hidden(&consent, "csrf")),
+                    ("decision", decision),
+                ],
+            );
+            assert_eq!(res.status(), 400, "{i}: {decision}");
+            assert!(location(&res).is_none(), "{i}: {decision}");
+        }
+        let user = store.user_by_username("alice").unwrap().unwrap();
+        assert!(store.consent(&user.id, &third.id).unwrap().is_none(), "{i}");
+    }
+}
+}

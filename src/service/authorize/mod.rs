@@ -319,8 +319,12 @@ fn reference(p: &Provider, record: &PendingRecord) -> Result<RequestId> {
 
 /// Where /authorize/continue picks up a request after a login whose
 /// request could not be taken further at once: a stored request by its id
-/// (the row records the login); any other with the login noted, so a
-/// request demanding a fresh login does not ask for another.
+/// (the row records the login). Any other is stored now, with the login
+/// noted, so a request demanding a fresh login does not ask for another,
+/// and the code it leads to uses it up (a sealed value noting the login
+/// could be replayed until it expires). If that write fails too, the
+/// sealed request as it came: the user is then asked to log in again if
+/// the request demands a fresh login.
 pub fn reference_after_login(
     p: &Provider,
     request: &str,
@@ -330,8 +334,26 @@ pub fn reference_after_login(
     if is_stored(request) {
         return request.to_owned();
     }
+    pending.id = random::id();
     pending.authenticated_session_id = Some(session_id.to_owned());
-    reference(p, &pending).map_or_else(|_| request.to_owned(), |r| r.to_string())
+    match p.store.insert_pending(&pending) {
+        Ok(()) => pending.id,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot store the request to continue after login");
+            request.to_owned()
+        }
+    }
+}
+
+/// Why a stored request can no longer go on, if it cannot: its client is
+/// gone or disabled, or changed so that the request is no longer one it
+/// may make (see [`no_longer_allowed`]). For the consent page, before the
+/// user's decision is recorded or answered.
+pub fn no_longer_valid(p: &Provider, pending: &PendingRecord) -> Result<Option<PageError>> {
+    let Some(client) = live_client(p, &pending.client_id)? else {
+        return Ok(Some(PageError::UnknownClient));
+    };
+    Ok(no_longer_allowed(&client, pending))
 }
 
 /// Whether a request validated earlier (stored, or sealed: a sealed one can
