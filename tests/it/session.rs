@@ -422,16 +422,24 @@ crate::both! {
 }
 }
 
+/// A login from a fresh browser, through the form /authorize shows.
+fn login_attempt(
+    server: &TestServer,
+    client: &support::TestClient,
+    user: &str,
+    password: &str,
+) -> reqwest::blocking::Response {
+    let browser = Browser::new();
+    let res = browser.get(&authorize_url(server, client, &[]));
+    browser.fill_login(res, user, password)
+}
+
 crate::both! {
     fn repeated_failures_throttle_a_username_whether_or_not_it_exists() {
     let server = TestServer::start();
     server.add_user("alice");
     let client = server.confidential();
-    let attempt = |user: &str, pw: &str| {
-        let browser = Browser::new();
-        let res = browser.get(&authorize_url(&server, &client, &[]));
-        browser.fill_login(res, user, pw)
-    };
+    let attempt = |user: &str, pw: &str| login_attempt(&server, &client, user, pw);
     for _ in 0..10 {
         assert_eq!(attempt("alice", "wrong password").status(), 200);
         assert_eq!(attempt("nobody-here", "wrong password").status(), 200);
@@ -455,11 +463,7 @@ crate::both! {
     let server = TestServer::start();
     server.add_user("alice");
     let client = server.confidential();
-    let attempt = |user: &str, pw: &str| {
-        let browser = Browser::new();
-        let res = browser.get(&authorize_url(&server, &client, &[]));
-        browser.fill_login(res, user, pw)
-    };
+    let attempt = |user: &str, pw: &str| login_attempt(&server, &client, user, pw);
     for i in 0..100 {
         assert_eq!(attempt(&format!("guess-{i}"), "wrong").status(), 200, "{i}");
     }
