@@ -184,10 +184,13 @@ pub fn login(
     });
     // Continuing the request first lets a login that ends in a code write
     // session and code in one transaction.
+    // Not when the request has already been answered (a 503 after too
+    // long in the queue): that would use up the authorization request for
+    // nobody, and a retry of the form would find it gone.
     let (mut next, mut resume) = (None, String::new());
-    if let Some(pending) = pending {
+    if let Some(pending) = pending.filter(|_| !super::limits::caller_gone()) {
         next = continue_request(p, pending.clone(), stored, &mut login);
-        if next.is_none() && !super::limits::caller_gone() {
+        if next.is_none() {
             resume =
                 super::authorize::reference_after_login(p, &form.request, pending, &session_id);
         }
@@ -216,20 +219,13 @@ pub fn login(
 /// are not read back. When it ends in a code, `login` is written with the
 /// code and taken. `None` when that step fails: the session is started all
 /// the same, and the browser is sent to /authorize/continue to try again
-/// (a sealed request is then asked to log in again if it demands a fresh
-/// login: only a stored one records that this login happened). Not taken
-/// when the request has already been answered (a 503 after too long in the
-/// queue): that would use up the authorization request for nobody, and a
-/// retry of the form would find it gone.
+/// (see `authorize::reference_after_login`).
 fn continue_request(
     p: &Provider,
     pending: PendingRecord,
     stored: bool,
     login: &mut Option<SessionStart>,
 ) -> Option<Box<super::authorize::Outcome>> {
-    if super::limits::caller_gone() {
-        return None;
-    }
     super::authorize::after_login(p, pending, stored, login)
         .inspect_err(|e| tracing::warn!(error = %e, "continuing after login failed"))
         .ok()

@@ -80,27 +80,6 @@ impl Store {
             .get_result(&mut *self.conn()?)?)
     }
 
-    /// Events of `kind` since `since` with this detail and/or source address.
-    pub fn count_audit_matching(
-        &self,
-        kind: &str,
-        detail: Option<&str>,
-        source_ip: Option<&str>,
-        since: i64,
-    ) -> StoreResult<i64> {
-        let mut q = audit_events::table
-            .filter(audit_events::kind.eq(kind))
-            .filter(audit_events::at.ge(since))
-            .into_boxed();
-        if let Some(detail) = detail {
-            q = q.filter(audit_events::detail.eq(detail));
-        }
-        if let Some(ip) = source_ip {
-            q = q.filter(audit_events::source_ip.eq(ip));
-        }
-        Ok(q.count().get_result(&mut *self.conn()?)?)
-    }
-
     /// Events of `kind` since `since` recorded under `detail`, and those
     /// from `source_ip` (0 without one), counted in one statement: login
     /// throttling asks both before every password check.

@@ -342,12 +342,7 @@ crate::both! {
     assert!(request.starts_with("sealed."), "{request}");
     assert!(!html.contains("nonce-not-for-the-page"));
     // And nothing was written: a sweep long after finds no request to end.
-    server.clock.advance(2 * support::DAY);
-    let purged = server
-        .provider
-        .store
-        .purge_expired(server.clock_now())
-        .unwrap();
+    let purged = server.sweep_after(2 * support::DAY);
     assert_eq!(purged.pending_requests, 0, "{purged:?}");
 }
 }
@@ -357,10 +352,7 @@ crate::both! {
     let server = TestServer::start();
     let client = server.confidential();
     let browser = Browser::new();
-    let html = browser
-        .get(&authorize_url(&server, &client, &[]))
-        .text()
-        .unwrap();
+    let html = browser.html(&authorize_url(&server, &client, &[]));
     let request = hidden(&html, "request");
     let resume = |r: &str| browser.get(&server.url(&format!("/authorize/continue?request={r}")));
     // As issued it names the request: with no session, the login form.

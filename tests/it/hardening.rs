@@ -243,12 +243,7 @@ crate::both! {
     support::access_token(&server, &client, "alice");
     let family = support::tokens_with_refresh(&server, &client, "alice");
 
-    server.clock.advance(2 * support::DAY);
-    let purged = server
-        .provider
-        .store
-        .purge_expired(server.clock_now())
-        .unwrap();
+    let purged = server.sweep_after(2 * support::DAY);
     assert!(purged.pending_requests >= 1, "{purged:?}");
     assert!(purged.login_sessions >= 1, "{purged:?}");
     assert!(purged.access_tokens >= 2, "{purged:?}");

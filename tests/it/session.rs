@@ -322,10 +322,7 @@ crate::both! {
     server.add_user("alice");
     let client = server.confidential();
     let browser = Browser::new();
-    let html = browser
-        .get(&authorize_url(&server, &client, &[]))
-        .text()
-        .unwrap();
+    let html = browser.html(&authorize_url(&server, &client, &[]));
     let request = hidden(&html, "request");
     let login = server.url(&format!("/login?request={request}"));
     for csrf in ["", "forged-token"] {
@@ -570,10 +567,7 @@ crate::both! {
     for prompt in [None, Some("login")] {
         let browser = Browser::new();
         let extra: Vec<_> = prompt.iter().map(|p| ("prompt", *p)).collect();
-        let html = browser
-            .get(&authorize_url(&server, &client, &extra))
-            .text()
-            .unwrap();
+        let html = browser.html(&authorize_url(&server, &client, &extra));
         for round in 0..2 {
             let res = post_login_form(&server, &browser, &html);
             assert_eq!(res.status(), 303, "{prompt:?} {round}");
@@ -616,10 +610,7 @@ crate::both! {
     for (edit, says) in cases {
         change(&|_| {});
         let browser = Browser::new();
-        let html = browser
-            .get(&authorize_url(&server, &client, &[]))
-            .text()
-            .unwrap();
+        let html = browser.html(&authorize_url(&server, &client, &[]));
         change(edit);
         let res = post_login_form(&server, &browser, &html);
         assert_eq!(res.status(), 400, "{says}");
@@ -688,10 +679,7 @@ crate::both! {
         let store = &server.provider.store;
         let browser = Browser::new();
         let sealed = hidden(
-            &browser
-                .get(&authorize_url(&server, &first, &[]))
-                .text()
-                .unwrap(),
+            &browser.html(&authorize_url(&server, &first, &[])),
             "request",
         );
         let res = browser.fill_login(browser.get(&authorize_url(&server, &third, &[])), "alice", PASSWORD);

@@ -77,10 +77,8 @@ pub fn reauthenticate(p: &Provider, admin: &Admin, presented: &Secret) -> Result
         .detail(key.clone())
         .record(p);
     let since = p.now() - REAUTH_WINDOW_SECS;
-    if p.store
-        .count_audit_matching(kind.as_str(), Some(&key), None, since)?
-        >= MAX_REAUTH_FAILURES
-    {
+    let (failures, _) = p.store.count_recent(kind.as_str(), &key, None, since)?;
+    if failures >= MAX_REAUTH_FAILURES {
         p.store.delete_session(&admin.session.id)?;
         tracing::warn!(user_id = %admin.user.id, "session ended after repeated wrong password re-entry");
         return Ok(Reauth::SignedOut);

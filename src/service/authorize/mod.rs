@@ -311,7 +311,13 @@ fn reference(p: &Provider, record: &PendingRecord) -> Result<RequestId> {
     if json.len() <= MAX_SEALED_JSON {
         return Ok(RequestId::new(p.request_seal.seal(SEALED_REQUEST, &json)));
     }
-    let mut record = record.clone();
+    store_copy(p, record.clone())
+}
+
+/// Stores a request that was not stored, under an id of its own: the
+/// sealed value it came from may come back (a form sent twice) and be
+/// stored again.
+fn store_copy(p: &Provider, mut record: PendingRecord) -> Result<RequestId> {
     record.id = random::id();
     p.store.insert_pending(&record)?;
     Ok(RequestId::new(record.id))
@@ -334,10 +340,9 @@ pub fn reference_after_login(
     if is_stored(request) {
         return request.to_owned();
     }
-    pending.id = random::id();
     pending.authenticated_session_id = Some(session_id.to_owned());
-    match p.store.insert_pending(&pending) {
-        Ok(()) => pending.id,
+    match store_copy(p, pending) {
+        Ok(id) => id.into_string(),
         Err(e) => {
             tracing::warn!(error = %e, "cannot store the request to continue after login");
             request.to_owned()
@@ -350,10 +355,22 @@ pub fn reference_after_login(
 /// may make (see [`no_longer_allowed`]). For the consent page, before the
 /// user's decision is recorded or answered.
 pub fn no_longer_valid(p: &Provider, pending: &PendingRecord) -> Result<Option<PageError>> {
+    Ok(client_for(p, pending)?.err())
+}
+
+/// The client of a request validated earlier, if the request may still go
+/// on: the error page otherwise (see [`no_longer_valid`]).
+fn client_for(
+    p: &Provider,
+    pending: &PendingRecord,
+) -> Result<std::result::Result<Client, PageError>> {
     let Some(client) = live_client(p, &pending.client_id)? else {
-        return Ok(Some(PageError::UnknownClient));
+        return Ok(Err(PageError::UnknownClient));
     };
-    Ok(no_longer_allowed(&client, pending))
+    Ok(match no_longer_allowed(&client, pending) {
+        Some(page) => Err(page),
+        None => Ok(client),
+    })
 }
 
 /// Whether a request validated earlier (stored, or sealed: a sealed one can
@@ -392,12 +409,10 @@ pub fn after_login(
     let Some(session) = unwritten.as_ref().map(|l| l.session.clone()) else {
         return Err(super::Error::TaskFailed);
     };
-    let Some(client) = live_client(p, &pending.client_id)? else {
-        return Ok(Outcome::Page(PageError::UnknownClient));
+    let client = match client_for(p, &pending)? {
+        Ok(client) => client,
+        Err(page) => return Ok(Outcome::Page(page)),
     };
-    if let Some(page) = no_longer_allowed(&client, &pending) {
-        return Ok(Outcome::Page(page));
-    }
     // The login satisfies prompt=login and max_age for this request (for
     // a stored request the row says the same since the login).
     pending.authenticated_session_id = Some(session.id.clone());
@@ -432,12 +447,10 @@ fn resume_with(
     let Some(pending) = found else {
         return Ok(Outcome::Page(PageError::RequestExpired));
     };
-    let Some(client) = live_client(p, &pending.client_id)? else {
-        return Ok(Outcome::Page(PageError::UnknownClient));
+    let client = match client_for(p, &pending)? {
+        Ok(client) => client,
+        Err(page) => return Ok(Outcome::Page(page)),
     };
-    if let Some(page) = no_longer_allowed(&client, &pending) {
-        return Ok(Outcome::Page(page));
-    }
     let request = Request {
         record: pending,
         stored: consented || is_stored(request),
@@ -500,16 +513,13 @@ fn decide(
         if prompt.none {
             return finish_with_error(p, request, &target, ErrorCode::ConsentRequired);
         }
-        // The consent page finds its request in the database. A sealed
-        // request is stored under an id of its own: the same sealed value
-        // may come back (a form sent twice) and is stored again.
-        if !request.stored {
-            let mut record = pending.clone();
-            record.id = random::id();
-            p.store.insert_pending(&record)?;
-            return Ok(Outcome::Consent(RequestId::new(record.id)));
-        }
-        return Ok(Outcome::Consent(RequestId::new(pending.id.clone())));
+        // The consent page finds its request in the database.
+        let id = if request.stored {
+            RequestId::new(pending.id.clone())
+        } else {
+            store_copy(p, pending.clone())?
+        };
+        return Ok(Outcome::Consent(id));
     }
     issue_code(p, request, &session, &target, unwritten)
 }

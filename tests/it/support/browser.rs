@@ -54,6 +54,11 @@ impl Browser {
         self.client.get(url).send().expect("GET")
     }
 
+    /// The body of the page at `url`.
+    pub fn html(&self, url: &str) -> String {
+        self.get(url).text().expect("html")
+    }
+
     pub fn post(&self, url: &str, form: &[(&str, &str)]) -> Response {
         self.client.post(url).form(form).send().expect("POST")
     }

@@ -149,6 +149,12 @@ impl TestServer {
         use portcullis::clock::Clock;
         self.clock.now()
     }
+
+    /// Advances the clock by `secs`, then sweeps expired rows.
+    pub fn sweep_after(&self, secs: i64) -> portcullis::storage::maintenance::Purged {
+        self.clock.advance(secs);
+        self.provider.store.purge_expired(self.clock_now()).unwrap()
+    }
 }
 
 impl Drop for TestServer {
