@@ -1,5 +1,5 @@
 //! Micro-benchmarks of the hot pieces: JWT signing and verification per
-//! algorithm, refresh-token hashing, and one store transaction of a refresh
+//! algorithm, refresh-token hashing, sealing a request, and one store transaction of a refresh
 //! rotation. Run with `cargo bench --bench micro` (or scripts/bench.sh).
 
 use std::time::Duration;
@@ -8,6 +8,8 @@ use criterion::{Criterion, black_box, criterion_group, criterion_main};
 use portcullis::crypto::jwt;
 use portcullis::crypto::keys::{Alg, KeyRing, SigningKey, StoredKey};
 use portcullis::crypto::random;
+use portcullis::crypto::seal::SealKey;
+use portcullis::secret::Secret;
 use portcullis::service::audit;
 use portcullis::storage::Store;
 use portcullis::storage::grants::{AccessTokenRecord, CodeRecord, GrantRecord};
@@ -60,6 +62,20 @@ fn hashing(c: &mut Criterion) {
     });
     c.bench_function("refresh token generate", |b| {
         b.iter(|| random::prefixed_secret("pcr_"))
+    });
+}
+
+/// Sealing an authorization request into its login form and opening it
+/// again from the form (a typical request's JSON: about 300 bytes).
+fn sealing(c: &mut Criterion) {
+    let key = SealKey::derive(&Secret::new(random::token(32)), "bench");
+    let request = vec![b'x'; 300];
+    c.bench_function("seal request", |b| {
+        b.iter(|| key.seal("authorize", black_box(&request)))
+    });
+    let sealed = key.seal("authorize", &request);
+    c.bench_function("open sealed request", |b| {
+        b.iter(|| key.open("authorize", black_box(&sealed)).unwrap())
     });
 }
 
@@ -182,6 +198,6 @@ fn store_rotation(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
-    targets = jwt_benches, hashing, store_rotation
+    targets = jwt_benches, hashing, sealing, store_rotation
 }
 criterion_main!(benches);
