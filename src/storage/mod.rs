@@ -16,6 +16,7 @@ use diesel::r2d2::{Pool, PooledConnection};
 
 pub mod audit;
 mod backend;
+mod checkpoint;
 pub mod clients;
 mod conditional;
 pub mod consents;
@@ -97,6 +98,16 @@ pub struct Store {
     writer: Option<Arc<writer::Writer>>,
     /// Clients recently read for authentication.
     client_cache: Arc<clients::ClientCache>,
+    /// SQLite: the thread that checkpoints the WAL (see `checkpoint`);
+    /// it stops when the last clone of the store is gone.
+    #[cfg_attr(
+        not(test),
+        allow(
+            dead_code,
+            reason = "held so that the thread lives as long as the store"
+        )
+    )]
+    checkpointer: Option<Arc<checkpoint::Checkpointer>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -110,6 +121,14 @@ impl Store {
     pub fn open(url: &str, pool_size: u32, timeout: Duration) -> StoreResult<Self> {
         let backend = Backend::from_url(url)?.with_timeouts(timeout.as_secs())?;
         backend.prepare()?;
+        let sqlite_writer = (!backend.is_postgres()).then(|| Arc::new(Mutex::new(())));
+        let checkpointer = match (&backend, &sqlite_writer) {
+            (Backend::Sqlite(path), Some(writers)) => Some(Arc::new(
+                checkpoint::Checkpointer::start(path, writers.clone())
+                    .map_err(|e| StoreError::Migration(format!("cannot start checkpoints: {e}")))?,
+            )),
+            _ => None,
+        };
         let backend_is_postgres = backend.is_postgres();
         let pool = Pool::builder()
             .max_size(pool_size)
@@ -125,10 +144,11 @@ impl Store {
         let mut store = Self {
             pool,
             backend_is_postgres,
-            sqlite_writer: (!backend_is_postgres).then(|| Arc::new(Mutex::new(()))),
+            sqlite_writer,
             outage: Arc::new(AtomicBool::new(false)),
             writer: None,
             client_cache: Arc::default(),
+            checkpointer,
         };
         store.migrate()?;
         // SQLite has one writer at a time, so one thread; PostgreSQL takes
@@ -178,6 +198,13 @@ impl Store {
                 Err(done) => done,
             }
         }
+    }
+
+    /// SQLite: checkpoints the WAL now and reports what that did; `None`
+    /// on PostgreSQL.
+    #[cfg(test)]
+    fn checkpoint_now(&self) -> Option<diesel::QueryResult<checkpoint::Checkpoint>> {
+        self.checkpointer.as_ref()?.now()
     }
 
     pub fn migrate(&self) -> StoreResult<()> {
