@@ -97,12 +97,14 @@ impl Backend {
 /// rest waits instead of failing with SQLITE_BUSY), NORMAL sync (durable
 /// across process crashes; with WAL a commit costs no fsync), enforced
 /// foreign keys, a larger page cache (16 MiB) so hot pages are not
-/// re-read through the kernel, and no automatic checkpoints: a thread of
-/// the store's own runs them (`checkpoint`), not the commit that happens
-/// to fill the WAL.
+/// re-read through the kernel, and automatic checkpoints only as a safety
+/// net (10,000 pages): a thread of the store's own runs them
+/// (`checkpoint`), not the commit that happens to fill the WAL. The net
+/// matters when another process writes the same file, since the thread
+/// holds only this process's writers back.
 const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL; \
      PRAGMA foreign_keys = ON; PRAGMA cache_size = -16384; PRAGMA temp_store = MEMORY; \
-     PRAGMA wal_autocheckpoint = 0;";
+     PRAGMA wal_autocheckpoint = 10000;";
 
 /// Per-connection limits on PostgreSQL: a statement or a lock wait that
 /// runs this long is cancelled (and answered 503) instead of holding a
